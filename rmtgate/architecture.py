@@ -60,8 +60,7 @@ def check_name(name: str, *, role: str) -> str:
     if not isinstance(name, str) or not NAME_PATTERN.match(name):
         raise ArchitectureError(
             expected(
-                f"a {role} name made of letters, digits and single underscores, "
-                "starting with a letter",
+                f"a {role} name made of letters, digits and single underscores, starting with a letter",
                 role,
                 name,
             )
@@ -204,9 +203,7 @@ class Architecture:
         object.__setattr__(self, "state", tuple(self.state))
         object.__setattr__(self, "matrices", tuple(self.matrices))
         object.__setattr__(self, "gates", tuple((str(n), _expression(e, f"gate {n}")) for n, e in self.gates))
-        object.__setattr__(
-            self, "update", tuple((str(n), _expression(e, f"update {n}")) for n, e in self.update)
-        )
+        object.__setattr__(self, "update", tuple((str(n), _expression(e, f"update {n}")) for n, e in self.update))
         object.__setattr__(
             self,
             "bias_variances",
@@ -223,9 +220,7 @@ class Architecture:
         def claim(name: str, role: str) -> None:
             check_name(name, role=role)
             if name in seen:
-                raise ArchitectureError(
-                    expected(f"a {role} name not already used as a {seen[name]}", role, name)
-                )
+                raise ArchitectureError(expected(f"a {role} name not already used as a {seen[name]}", role, name))
             seen[name] = role
 
         for s in self.state:
@@ -270,21 +265,15 @@ class Architecture:
         # the lowering raises on a matrix applied to two different vectors
         self.local_form  # noqa: B018
 
-    def _check_expression(
-        self, expr: sympy.Expr, *, where: str, local_names: set[str], matrix_names: set[str]
-    ) -> None:
+    def _check_expression(self, expr: sympy.Expr, *, where: str, local_names: set[str], matrix_names: set[str]) -> None:
         gate_names = {g for g, _ in self.gates}
         for mv in expr.atoms(MatVec):
             if str(mv.args[0]) not in matrix_names:
-                raise ArchitectureError(
-                    expected(f"a declared random matrix in {where}", "matrix", str(mv.args[0]))
-                )
+                raise ArchitectureError(expected(f"a declared random matrix in {where}", "matrix", str(mv.args[0])))
         for sym in _free_symbols_outside_matvec_heads(expr):
             name = sym.name
             if name in gate_names and name not in local_names:
-                raise ArchitectureError(
-                    expected(f"gates used only after their definition (in {where})", "name", name)
-                )
+                raise ArchitectureError(expected(f"gates used only after their definition (in {where})", "name", name))
             if name in matrix_names:
                 raise ArchitectureError(
                     expected(f"random matrix {name} used only as `{name} @ (...)` (in {where})", "name", name)
@@ -378,7 +367,11 @@ class Architecture:
         new_state = tuple(lower(e) for e in raw_updates)
         lowered_gates = tuple((g, lower(v)) for g, v in gate_values.items())
         fields = _dependency_order(
-            [Field(m.name, variances[m.name], field_symbol(m.name), inputs[m.name]) for m in self.matrices if m.name in inputs]
+            [
+                Field(m.name, variances[m.name], field_symbol(m.name), inputs[m.name])
+                for m in self.matrices
+                if m.name in inputs
+            ]
         )
         return LocalForm(self.state_symbols, fields, new_state, lowered_gates)
 
@@ -460,7 +453,9 @@ def _bias_variance_value(value: Any, bias: str) -> sympy.Expr:
         return number
     if isinstance(value, str):
         return parameter_symbol(check_name(value.strip(), role="bias variance parameter"))
-    raise ArchitectureError(expected(f"a parameter name or a non-negative number as variance of bias {bias}", bias, value))
+    raise ArchitectureError(
+        expected(f"a parameter name or a non-negative number as variance of bias {bias}", bias, value)
+    )
 
 
 def _expression(value: Any, where: str) -> sympy.Expr:
@@ -469,9 +464,7 @@ def _expression(value: Any, where: str) -> sympy.Expr:
         return value
     if isinstance(value, int | float) and not isinstance(value, bool):
         return sympy.sympify(value)
-    raise ArchitectureError(
-        expected(f"a SymPy expression for {where} (use rmtgate.declare for strings)", where, value)
-    )
+    raise ArchitectureError(expected(f"a SymPy expression for {where} (use rmtgate.declare for strings)", where, value))
 
 
 def field_symbol(matrix: str) -> sympy.Symbol:

@@ -81,7 +81,7 @@ def _cache_path(arch: Architecture, directory: Path) -> Path:
 def _load(path: Path, arch: Architecture) -> Derivation | None:
     try:
         with path.open("rb") as handle:
-            value = pickle.load(handle)  # noqa: S301 - our own cache directory, written atomically below
+            value = pickle.load(handle)
     except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, TypeError, ValueError):
         return None
     if not isinstance(value, Derivation) or value.architecture.canonical_text() != arch.canonical_text():

@@ -17,7 +17,7 @@ import sympy
 from .errors import ArchitectureError, expected
 
 
-class sigmoid(sympy.Function):  # noqa: N801 - SymPy functions are lower case by convention
+class sigmoid(sympy.Function):
     r"""Logistic function :math:`\sigma(x) = 1/(1+e^{-x})`."""
 
     @classmethod
@@ -40,7 +40,7 @@ class sigmoid(sympy.Function):  # noqa: N801 - SymPy functions are lower case by
         return rf"\sigma\left({printer._print(self.args[0])}\right)"
 
 
-class boxcar(sympy.Function):  # noqa: N801
+class boxcar(sympy.Function):
     r"""Indicator of :math:`|x| < 1`: the (almost-everywhere) derivative of hard-tanh."""
 
     def fdiff(self, argindex: int = 1) -> sympy.Expr:
@@ -53,7 +53,7 @@ class boxcar(sympy.Function):  # noqa: N801
         return rf"\mathbb{{1}}_{{|{printer._print(self.args[0])}|<1}}"
 
 
-class hardtanh(sympy.Function):  # noqa: N801
+class hardtanh(sympy.Function):
     r"""Hard tanh, :math:`\max(-1, \min(1, x))` [G 93]."""
 
     @classmethod
@@ -72,7 +72,7 @@ class hardtanh(sympy.Function):  # noqa: N801
         return rf"\operatorname{{htanh}}\left({printer._print(self.args[0])}\right)"
 
 
-class step(sympy.Function):  # noqa: N801
+class step(sympy.Function):
     r"""Heaviside step :math:`\Theta(x)` (value 0 at 0): the derivative of relu."""
 
     def fdiff(self, argindex: int = 1) -> sympy.Expr:
@@ -85,7 +85,7 @@ class step(sympy.Function):  # noqa: N801
         return rf"\Theta\left({printer._print(self.args[0])}\right)"
 
 
-class relu(sympy.Function):  # noqa: N801
+class relu(sympy.Function):
     r"""Rectified linear unit :math:`\max(0, x)`."""
 
     @classmethod
@@ -104,34 +104,40 @@ class relu(sympy.Function):  # noqa: N801
         return rf"\operatorname{{relu}}\left({printer._print(self.args[0])}\right)"
 
 
-def _numpy_sigmoid(x: Any) -> Any:
-    import numpy as np
+def _array_module(x: Any) -> Any:
+    """numpy, or cupy for a cupy array: one implementation serves both array backends."""
+    if type(x).__module__.startswith("cupy"):
+        import cupy
 
+        return cupy
+    import numpy
+
+    return numpy
+
+
+def _numpy_sigmoid(x: Any) -> Any:
+    np = _array_module(x)
     # exp of a large negative argument overflows with a warning; the two-branch form does not
     return np.where(x >= 0, 1.0 / (1.0 + np.exp(-np.abs(x))), np.exp(-np.abs(x)) / (1.0 + np.exp(-np.abs(x))))
 
 
 def _numpy_boxcar(x: Any) -> Any:
-    import numpy as np
-
+    np = _array_module(x)
     return (np.abs(x) < 1).astype(np.result_type(x, np.float64))
 
 
 def _numpy_step(x: Any) -> Any:
-    import numpy as np
-
+    np = _array_module(x)
     return (x > 0).astype(np.result_type(x, np.float64))
 
 
 def _numpy_hardtanh(x: Any) -> Any:
-    import numpy as np
-
+    np = _array_module(x)
     return np.clip(x, -1.0, 1.0)
 
 
 def _numpy_relu(x: Any) -> Any:
-    import numpy as np
-
+    np = _array_module(x)
     return np.maximum(x, 0.0)
 
 
@@ -188,9 +194,7 @@ def register_nonlinearity(nonlinearity: Nonlinearity, *, replace: bool = False) 
     if not nonlinearity.name.isidentifier() or nonlinearity.name.startswith("_"):
         raise ArchitectureError(expected("a public identifier", "name", nonlinearity.name))
     if nonlinearity.name in _REGISTRY and not replace:
-        raise ArchitectureError(
-            expected("a name not yet registered (pass replace=True)", "name", nonlinearity.name)
-        )
+        raise ArchitectureError(expected("a name not yet registered (pass replace=True)", "name", nonlinearity.name))
     _REGISTRY[nonlinearity.name] = nonlinearity
 
 
@@ -199,9 +203,7 @@ def nonlinearity(name: str) -> Nonlinearity:
     try:
         return _REGISTRY[name]
     except KeyError:
-        raise ArchitectureError(
-            expected(f"one of {sorted(spec_function_names())}", "function", name)
-        ) from None
+        raise ArchitectureError(expected(f"one of {sorted(spec_function_names())}", "function", name)) from None
 
 
 def spec_function_names() -> frozenset[str]:
@@ -211,6 +213,8 @@ def spec_function_names() -> frozenset[str]:
 
 def backend_namespace(backend: str) -> dict[str, Callable[..., Any]]:
     """Name → implementation for ``backend``, for SymPy's ``lambdify(modules=...)``."""
+    if backend == "cupy":  # the array implementations dispatch on the array type
+        backend = "numpy"
     return {n: f.implementations[backend] for n, f in _REGISTRY.items() if backend in f.implementations}
 
 

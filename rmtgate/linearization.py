@@ -78,7 +78,11 @@ class Linearization:
         def mat(m: sympy.Matrix) -> str:
             return sympy.latex(m.applyfunc(lambda e: sympy.factor_terms(display(e))), mat_delim="(")
 
-        u = r"\operatorname{bdiag}\left(" + ", ".join(sympy.latex(sympy.Symbol(n)) for n in self.matrix_names) + r"\right)"
+        u = (
+            r"\operatorname{bdiag}\left("
+            + ", ".join(sympy.latex(sympy.Symbol(n)) for n in self.matrix_names)
+            + r"\right)"
+        )
         fields = r",\quad ".join(f.latex() for f in self.fields)
         return "\n".join(
             [
@@ -93,13 +97,22 @@ class Linearization:
     def schur_latex(self) -> str:
         display = self.architecture.local_form.display
         lhs = r"\left[I_\lambda - (A + B U C)\right]/\left[\text{field blocks}\right]"
-        rhs = block_matrix_latex(self.schur_complement(), display) if self.n_state > 1 else self.schur_complement()[0][0].latex(display)
+        rhs = (
+            block_matrix_latex(self.schur_complement(), display)
+            if self.n_state > 1
+            else self.schur_complement()[0][0].latex(display)
+        )
         verdict = r"\lambda - J" if self.schur_identity_holds else r"\text{(differs from } \lambda - J)"
         return rf"{lhs} = {rhs} = {verdict}"
 
 
 def _resolvent_operand(
-    A: sympy.Matrix, B: sympy.Matrix, C: sympy.Matrix, I_lambda: sympy.Matrix, matrices: tuple[str, ...], lam: sympy.Symbol
+    A: sympy.Matrix,
+    B: sympy.Matrix,
+    C: sympy.Matrix,
+    I_lambda: sympy.Matrix,
+    matrices: tuple[str, ...],
+    lam: sympy.Symbol,
 ) -> Block:
     constants = (lam,)
     size = A.shape[0]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -71,9 +71,7 @@ class OperatorPolynomial:
         return OperatorPolynomial(self.words + other.words, self.constants | other.constants)
 
     def __neg__(self) -> OperatorPolynomial:
-        return OperatorPolynomial(
-            tuple((w, (-d[0], *d[1:])) for w, d in self.words), self.constants
-        )
+        return OperatorPolynomial(tuple((w, (-d[0], *d[1:])) for w, d in self.words), self.constants)
 
     def __sub__(self, other: OperatorPolynomial) -> OperatorPolynomial:
         return self + (-other)

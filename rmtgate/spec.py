@@ -103,7 +103,7 @@ class _Parser:
         try:
             tree = ast.parse(self.text.strip(), mode="eval")
         except SyntaxError as err:
-            token = (err.text or "").strip()[: 30] if err.text else str(err.msg)
+            token = (err.text or "").strip()[:30] if err.text else str(err.msg)
             raise self.fail(token, None, f"Syntax error ({err.msg})") from None
         except (RecursionError, MemoryError, ValueError):
             raise self.fail(self.text[:20] + "...", None, "Expression too deeply nested") from None
@@ -194,8 +194,10 @@ class _Parser:
         sign = 1
         if isinstance(exponent_node, ast.UnaryOp) and isinstance(exponent_node.op, ast.USub):
             sign, exponent_node = -1, exponent_node.operand
-        if not isinstance(exponent_node, ast.Constant) or isinstance(exponent_node.value, bool) or not isinstance(
-            exponent_node.value, int | float
+        if (
+            not isinstance(exponent_node, ast.Constant)
+            or isinstance(exponent_node.value, bool)
+            or not isinstance(exponent_node.value, int | float)
         ):
             raise self.fail(ast.unparse(node.right)[:20], node.right, "Exponent must be a number literal")
         if abs(exponent_node.value) > MAX_EXPONENT:
@@ -280,7 +282,9 @@ def architecture_from_tables(
     ]
     for b, v in (bias_variances or {}).items():
         if isinstance(v, bool) or not isinstance(v, str | int | float):
-            raise ArchitectureError(expected(f"a parameter name or a non-negative number as variance of bias {b}", b, v))
+            raise ArchitectureError(
+                expected(f"a parameter name or a non-negative number as variance of bias {b}", b, v)
+            )
     return Architecture(
         name=name,
         state=tuple(state),
