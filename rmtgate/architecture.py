@@ -102,11 +102,11 @@ class RandomMatrix:
 
     def __post_init__(self) -> None:
         check_name(self.name, role="matrix")
-        value = _variance_value(self.variance, self.name)
+        raw = self.variance
+        value = _variance_value(raw, self.name)
         if value.is_number and not (value.is_real and value.is_positive):
-            raise ArchitectureError(
-                expected(f"a positive variance parameter for matrix {self.name}", self.name, str(value))
-            )
+            shown = raw if isinstance(raw, int | float | str) else str(raw)
+            raise ArchitectureError(expected(f"a positive variance parameter for matrix {self.name}", self.name, shown))
         if not value.is_number and not isinstance(value, sympy.Symbol):
             raise ArchitectureError(
                 expected(f"a parameter name or a positive number as variance of {self.name}", self.name, str(value))

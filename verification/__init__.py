@@ -1,0 +1,1 @@
+"""Simulation-backed verification of rmtgate's predictions (Hypothesis strategies and checks)."""
