@@ -27,7 +27,9 @@ print(t1 - t0, t2 - t1)
 
 
 def measure(name: str, cache: str) -> tuple[float, float]:
-    out = subprocess.run([sys.executable, "-c", SNIPPET.format(name=name, cache=cache)], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", SNIPPET.format(name=name, cache=cache)], capture_output=True, text=True, check=True
+    )
     imp, run = (float(x) for x in out.stdout.split())
     return imp, run
 

@@ -47,7 +47,7 @@ def test_cache_round_trip_and_corrupt_entries(tmp_path: Path) -> None:
 
 def test_atomic_store_leaves_nothing_when_interrupted(tmp_path: Path) -> None:
     class Exploding:
-        def __reduce__(self):  # noqa: ANN204 - pickle protocol
+        def __reduce__(self):
             raise KeyboardInterrupt
 
     target = tmp_path / "entry.pickle"
@@ -59,8 +59,7 @@ def test_atomic_store_leaves_nothing_when_interrupted(tmp_path: Path) -> None:
 def test_killed_process_never_leaves_a_corrupt_entry(tmp_path: Path) -> None:
     # kill a deriving process repeatedly at random moments; every entry present must load
     code = (
-        "import rmtgate, sys; from rmtgate.derive import derive; "
-        f"derive(rmtgate.lstm(), cache_dir={str(tmp_path)!r})"
+        f"import rmtgate, sys; from rmtgate.derive import derive; derive(rmtgate.lstm(), cache_dir={str(tmp_path)!r})"
     )
     for delay in (0.3, 0.6, 0.9, 1.2):
         proc = subprocess.Popen([sys.executable, "-c", code])
@@ -79,7 +78,12 @@ def test_cli_derive_json_for_a_spec_file(capsys: pytest.CaptureFixture[str], tmp
     summary = json.loads(capsys.readouterr().out)
     assert summary["name"] == "mgu"
     assert summary["state"] == ["h"]
-    assert summary["fields"][1] == {"matrix": "U_h", "variance": "a_h", "input": "h*sigmoid(b_f + eta_f)", "symbol": "eta_h"}
+    assert summary["fields"][1] == {
+        "matrix": "U_h",
+        "variance": "a_h",
+        "input": "h*sigmoid(b_f + eta_f)",
+        "symbol": "eta_h",
+    }
     assert summary["parameters"] == ["a_f", "a_h", "b_f", "b_h"]
     assert summary["schur_identity_holds"] is True
 
@@ -109,7 +113,10 @@ def test_python_declaration_errors() -> None:
 
 def test_ctrnn_time_step() -> None:
     arch = rmtgate.ctrnn(0.25)
-    assert arch.local_form.new_state[0] == sympy.Rational(3, 4) * arch.state_symbols[0] + sympy.Rational(1, 4) * arch.fields[0].symbol
+    assert (
+        arch.local_form.new_state[0]
+        == sympy.Rational(3, 4) * arch.state_symbols[0] + sympy.Rational(1, 4) * arch.fields[0].symbol
+    )
     with pytest.raises(ArchitectureError, match="dt=1.5"):
         rmtgate.ctrnn(1.5)
 

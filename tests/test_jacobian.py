@@ -48,14 +48,18 @@ def test_gru_jacobian_equals_paper_eq_11() -> None:
 
 def test_lstm_jacobian_equals_paper_eq_31() -> None:
     # [G 31] with state order (c, h): J = [[f, g], [m f, o' φ(c_t) U_o + m g]]
-    c, h = sym("c"), sym("h")
+    c, _h = sym("c"), sym("h")
     f = sigmoid(sym("eta_f") + par("b_f"))
     i = sigmoid(sym("eta_i") + par("b_i"))
     o = sigmoid(sym("eta_o") + par("b_o"))
     y = sym("eta_h") + par("b_h")
     c_t = f * c + i * sympy.tanh(y)
     m = o * (1 - sympy.tanh(c_t) ** 2)
-    g = D(f * (1 - f) * c) * U("U_f") + D(i * (1 - sympy.tanh(y) ** 2)) * U("U_h") + D(i * (1 - i) * sympy.tanh(y)) * U("U_i")
+    g = (
+        D(f * (1 - f) * c) * U("U_f")
+        + D(i * (1 - sympy.tanh(y) ** 2)) * U("U_h")
+        + D(i * (1 - i) * sympy.tanh(y)) * U("U_i")
+    )
     paper = [[D(f), g], [D(m * f), D(o * (1 - o) * sympy.tanh(c_t)) * U("U_o") + D(m) * g]]
     derived = jacobian(rmtgate.lstm()).blocks
     for row in range(2):
@@ -111,7 +115,7 @@ def test_symbolic_jacobian_matches_finite_differences(name: str) -> None:
     rng = np.random.default_rng(7)
     state, params, matrices = _random_point(arch, n, rng)
     step = compile_step(arch)
-    new_state, fields = step(state, matrices, params)
+    _new_state, fields = step(state, matrices, params)
 
     values = {s: state[s.name] for s in arch.state_symbols}
     values.update({f.symbol: fields[f.symbol.name] for f in arch.fields})

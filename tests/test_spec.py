@@ -94,7 +94,9 @@ def test_hostile_specs_are_rejected(case: str, tmp_path: Path) -> None:
     marker.unlink(missing_ok=True)
     text = MGU_SPEC.replace('h = "(1 - f) * h + f * tanh(U_h @ (f * h) + b_h)"', f"h = '''{expression}'''")
     if case == "forward gate reference":
-        text = text.replace('[gates]\nf = "sigmoid(U_f @ h + b_f)"', '[gates]\nf = "sigmoid(U_f @ h + b_f) * g_later"\ng_later = "h"')
+        text = text.replace(
+            '[gates]\nf = "sigmoid(U_f @ h + b_f)"', '[gates]\nf = "sigmoid(U_f @ h + b_f) * g_later"\ng_later = "h"'
+        )
         text = text.replace(f"h = '''{expression}'''", 'h = "(1 - f) * h + f * tanh(U_h @ (f * h) + b_h)"')
     path = tmp_path / "hostile.toml"
     path.write_text(text)
@@ -111,7 +113,10 @@ def test_hostile_specs_are_rejected(case: str, tmp_path: Path) -> None:
     ("text", "fragment"),
     [
         ("name = 'x'\nstate = [\n", "Malformed TOML"),
-        (MGU_SPEC.replace('[update]\nh = "(1 - f) * h + f * tanh(U_h @ (f * h) + b_h)"', "[update]\n"), "missing ['h']"),
+        (
+            MGU_SPEC.replace('[update]\nh = "(1 - f) * h + f * tanh(U_h @ (f * h) + b_h)"', "[update]\n"),
+            "missing ['h']",
+        ),
         (MGU_SPEC.replace('U_f = "a_f"', 'U_f = "a_f"\nU_q = "a_q"'), "U_q"),
         (MGU_SPEC.replace('U_f = "a_f"', "U_f = -1.5"), "U_f=-1.5"),
         (MGU_SPEC.replace('U_f = "a_f"', 'U_f = "-2"'), "U_f="),
