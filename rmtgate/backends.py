@@ -72,9 +72,12 @@ class _CupyBackend(Backend):
         return generator.standard_normal(size=shape, dtype=np.dtype(dtype))
 
     def eigvals(self, matrix_batch: Any) -> np.ndarray:
-        values = self.xp.linalg.eigvals(self.xp.asarray(matrix_batch))
+        batch = self.xp.asarray(matrix_batch)
+        # cuSOLVER's geev is not batched: solve one matrix at a time (also safe if CuPy batches)
+        flat = batch.reshape(-1, *batch.shape[-2:])
+        values = self.xp.stack([self.xp.linalg.eigvals(m) for m in flat]).reshape(batch.shape[:-1])
         # cuSOLVER signals a failed (non-converged or invalid) geev by NaNs, not by an exception
-        if bool(self.xp.isnan(values).any()):
+        if not bool(self.xp.isfinite(values).all()):
             raise BackendUnavailable(
                 "cupy.linalg.eigvals returned NaN eigenvalues (cuSOLVER geev failed); "
                 "retry with backend='numpy' or check the matrices for non-finite entries"

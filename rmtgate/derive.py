@@ -18,11 +18,15 @@ from typing import Any
 import sympy
 
 from .architecture import Architecture
+from .boundary import Boundary, boundary
 from .jacobian import Jacobian, jacobian
 from .linearization import Linearization, linearize
 
 #: bump when the pickled layout of a Derivation changes
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
+
+#: derivations already made in this process, by cache key
+_MEMORY: dict[str, Derivation] = {}
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,8 @@ class Derivation:
     architecture: Architecture
     jacobian: Jacobian
     linearization: Linearization
+    boundary: Boundary
+    mean_field_boundary: Boundary
 
     @property
     def schur_identity_holds(self) -> bool:
@@ -43,6 +49,11 @@ class Derivation:
         out = [("Update equations", self.architecture.latex()), ("Jacobian", self.jacobian.latex())]
         out += [(f"Linearization ({i})", line) for i, line in enumerate(lin.latex().splitlines(), start=1)]
         out.append(("Schur identity", lin.schur_latex()))
+        out += [(f"Boundary ({i})", line) for i, line in enumerate(self.boundary.latex().splitlines(), start=1)]
+        out += [
+            (f"Mean-field boundary ({i})", line)
+            for i, line in enumerate(self.mean_field_boundary.latex_equation().splitlines(), start=1)
+        ]
         return out
 
     def latex(self) -> str:
@@ -107,15 +118,26 @@ def _store(path: Path, value: Derivation) -> None:
 def derive(arch: Architecture, *, cache: bool = True, cache_dir: str | Path | None = None) -> Derivation:
     """Run the derivation chain for ``arch`` (from the disk cache when possible)."""
     directory = Path(cache_dir) if cache_dir is not None else cache_directory()
+    key = cache_key(arch)
+    if cache and key in _MEMORY:
+        return _MEMORY[key]
     path = _cache_path(arch, directory)
     if cache:
         cached = _load(path, arch)
         if cached is not None:
+            _MEMORY[key] = cached
             return cached
     jac = jacobian(arch)
     lin = linearize(arch, reference=jac)
-    result = Derivation(architecture=arch, jacobian=jac, linearization=lin)
+    result = Derivation(
+        architecture=arch,
+        jacobian=jac,
+        linearization=lin,
+        boundary=boundary(lin),
+        mean_field_boundary=boundary(lin, factorized=True),
+    )
     if cache:
+        _MEMORY[key] = result
         try:
             _store(path, result)
         except OSError:
