@@ -171,7 +171,7 @@ class _Base:
 class NumpyEvaluator(_Base):
     """Exact pole–residue evaluation of ``L(λ)`` (see module docstring)."""
 
-    chunk_elements = 2_000_000
+    chunk_elements = 250_000
 
     def __init__(self, bnd: Boundary, sample: LocalSample, params: Mapping[str, Any]) -> None:
         super().__init__(bnd, sample, params)
@@ -222,9 +222,19 @@ class NumpyEvaluator(_Base):
         )[0]
         if self.real:
             self.w_quad, self.w_lin = self.w_quad.real, self.w_lin.real
-        self.w_quad_active = np.ascontiguousarray(self.w_quad[:, self.active])
-        self.w_lin_active = np.ascontiguousarray(self.w_lin[:, self.active])
-        self.w_const_active = self.w_const[self.active]
+        self.entry_weights = (
+            np.ascontiguousarray(self.w_quad[:, self.active]),
+            np.ascontiguousarray(self.w_lin[:, self.active]),
+            self.w_const[self.active],
+        )
+        # rank one: ρ(L) = tr L, so one contracted column replaces the K² entries and eigvals
+        diagonal = [kk * (k + 1) for kk in range(k)]
+        self.trace_weights = (
+            self.w_quad[:, diagonal].sum(axis=1, keepdims=True),
+            self.w_lin[:, diagonal].sum(axis=1, keepdims=True),
+            self.w_const[diagonal].sum(keepdims=True),
+        )
+        self.rank_one = bnd.form == "rank-one"
 
     @property
     def pole_bound(self) -> float:
@@ -233,14 +243,24 @@ class NumpyEvaluator(_Base):
 
     def L(self, lam: Any) -> np.ndarray:
         lam = np.asarray(lam, dtype=complex)
-        flat = lam.reshape(-1)
-        out = np.zeros((flat.size, self.k * self.k))
+        out = np.zeros((lam.size, self.k * self.k))
+        out[:, self.active] = self._contract(lam.reshape(-1), self.entry_weights)
+        return np.maximum(out, 0.0).reshape(*lam.shape, self.k, self.k)
+
+    def spectral_function(self, lam: Any) -> np.ndarray:
+        if not self.rank_one:
+            return super().spectral_function(lam)
+        lam = np.asarray(lam, dtype=complex)
+        return np.maximum(self._contract(lam.reshape(-1), self.trace_weights)[:, 0], 0.0).reshape(lam.shape)
+
+    def _contract(self, flat: np.ndarray, weights: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
+        """Σ over samples of λ-kernels times ``weights`` (columns), chunked over λ on threads."""
+        out = np.zeros((flat.size, weights[2].size))
         step = max(1, self.chunk_elements // max(1, self.poles.size * self.poles.shape[1]))
         chunks = [slice(start, start + step) for start in range(0, flat.size, step)]
-        active = self.active
 
         def work(part: slice) -> None:
-            out[part, active] = self._chunk(flat[part])
+            out[part] = self._chunk(flat[part], weights)
 
         if len(chunks) > 1:
             # numpy releases the GIL in ufuncs and BLAS: chunks run in parallel on the cores
@@ -249,23 +269,24 @@ class NumpyEvaluator(_Base):
         else:
             for part in chunks:
                 work(part)
-        return np.maximum(out, 0.0).reshape(*lam.shape, self.k, self.k)
+        return out
 
-    def _chunk(self, z: np.ndarray) -> np.ndarray:
+    def _chunk(self, z: np.ndarray, weights: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
+        w_quad, w_lin, w_const = weights
         poles = self.poles.reshape(-1)  # (m·p,)
         n_poles = self.poles.shape[1]
         if self.real and n_poles == 1:
             dx = z.real[:, None] - poles[None, :]
             # λ exactly on a pole: a huge finite kernel keeps 0·∞ (zero weight) from becoming NaN
             inv_abs2 = 1.0 / np.maximum(dx * dx + (z.imag**2)[:, None], 1e-300)
-            quad = inv_abs2 @ self.w_quad_active
+            quad = inv_abs2 @ w_quad
             dx *= inv_abs2
-            return quad + 2.0 * (dx @ self.w_lin_active) + self.w_const_active
+            return quad + 2.0 * (dx @ w_lin) + w_const
         gap = z[:, None] - poles[None, :]
         k1 = (1.0 / np.where(gap == 0, 1e-150, gap)).reshape(z.size, -1, n_poles)
-        quad = np.einsum("zmp,zmq->zmpq", k1, np.conj(k1)).reshape(z.size, -1) @ self.w_quad_active
-        lin = k1.reshape(z.size, -1) @ self.w_lin_active
-        return np.real(quad) + 2.0 * np.real(lin) + self.w_const_active
+        quad = (k1[:, :, :, None] * np.conj(k1)[:, :, None, :]).reshape(z.size, -1) @ w_quad
+        lin = k1.reshape(z.size, -1) @ w_lin
+        return np.real(quad) + 2.0 * np.real(lin) + w_const
 
 
 class DirectEvaluator(_Base):
@@ -414,46 +435,101 @@ def spectral_curve(
     *,
     n_angles: int = 720,
     n_scan: int = 48,
+    coarse_rays: int = 48,
     rtol: float = 1e-10,
     max_iterations: int = 100,
     center: float | None = None,
 ) -> SpectralCurve:
     """Every crossing of ``ρ(L(λ)) = 1`` along ``n_angles`` rays from a center in the support.
 
-    A radial scan (``n_scan`` points, linear in ``r``) brackets sign changes of ``ρ − 1``;
-    each bracket is refined by the Illinois variant of regula falsi, vectorized over all
-    brackets, to ``rtol`` relative to the scan radius.  Only the upper half-plane is
-    computed: ``L(λ̄) = L(λ)`` because every local variable is real.
+    Only the upper half-plane is computed (``L(λ̄) = L(λ)``: every local variable is real).
+    On ``coarse_rays`` evenly spaced rays a full radial scan (``n_scan`` linear points plus
+    geometric ones near the center) brackets every sign change of ``ρ − 1``.  On the rays in
+    between, brackets are predicted by interpolating the neighbouring coarse crossings and
+    accepted only if ``ρ − 1`` changes sign across each; a ray whose neighbours disagree on
+    the number of crossings, or whose predicted brackets fail, gets the full scan.  All
+    brackets are refined together by the Illinois variant of regula falsi to ``rtol``
+    relative to the scan radius.
     """
     if isinstance(n_angles, bool) or not isinstance(n_angles, int) or n_angles < 4:
         raise ParameterError(expected("an integer number of angles >= 4", "n_angles", n_angles))
     half = (n_angles + 1) // 2
     # angles avoid the real axis, where a finite sample puts the poles of L
     upper = np.pi * (np.arange(half) + 0.5) / half
+    phases = np.exp(1j * upper)
     c = _center(ev) if center is None else float(center)
     r_max = _outer_radius(ev, c, upper[:: max(1, half // 32)])
+
+    def f(r: np.ndarray, rays: np.ndarray) -> np.ndarray:
+        return ev.spectral_function(c + r * phases[rays]) - 1.0
+
+    coarse = np.unique(np.append(np.arange(0, half, max(1, half // coarse_rays)), half - 1))
     while True:
         # linear spacing finds edges far out; the geometric part resolves small supports near the center
         radii = r_max * np.union1d(np.arange(1, n_scan + 1) / n_scan, np.geomspace(1e-7, 1.0 / n_scan, n_scan // 3))
-        values = ev.spectral_function(c + radii[None, :] * np.exp(1j * upper)[:, None]) - 1.0
-        if np.all(values[:, -1] < 0):
+        coarse_values = f(radii[None, :], coarse[:, None])
+        if np.all(coarse_values[:, -1] < 0):
             break
         r_max *= 2.0  # a ray the coarse search did not see reaches further out
-    ray, index = np.nonzero(np.sign(values[:, :-1]) != np.sign(values[:, 1:]))
-    phase = np.exp(1j * upper[ray])
-    roots = _illinois(
-        lambda r, index: ev.spectral_function(c + r * phase[index]) - 1.0,
-        radii[index],
-        radii[index + 1],
-        values[ray, index],
-        values[ray, index + 1],
-        rtol * r_max,
-        max_iterations,
-    )
-    per_ray = [np.sort(roots[ray == j]) for j in range(half)]
+    tolerance = rtol * r_max
+
+    def scan_brackets(rays: np.ndarray, values: np.ndarray) -> list[np.ndarray]:
+        row, index = np.nonzero(np.sign(values[:, :-1]) != np.sign(values[:, 1:]))
+        return [rays[row], radii[index], radii[index + 1], values[row, index], values[row, index + 1]]
+
+    brackets = scan_brackets(coarse, coarse_values)
+    coarse_roots = _refine(f, brackets, tolerance, max_iterations)
+    crossings: dict[int, np.ndarray] = {int(j): np.sort(coarse_roots[brackets[0] == j]) for j in coarse}
+
+    # predicted brackets on the rays between coarse ones
+    spacing = r_max / n_scan
+    guided: list[tuple[int, float, float]] = []
+    full: list[int] = []
+    for left, right in zip(coarse[:-1], coarse[1:], strict=True):
+        r_left, r_right = crossings[int(left)], crossings[int(right)]
+        for j in range(int(left) + 1, int(right)):
+            if r_left.size == 0 or r_left.size != r_right.size:
+                full.append(j)
+                continue
+            t = (j - left) / (right - left)
+            predicted = (1 - t) * r_left + t * r_right
+            width = np.maximum(np.abs(r_right - r_left), spacing / 4)
+            lo, hi = np.maximum(predicted - width, radii[0] / 2), np.minimum(predicted + width, r_max)
+            if np.any(lo[1:] <= hi[:-1]):  # brackets of neighbouring crossings overlap
+                full.append(j)
+                continue
+            guided.extend((j, a, b) for a, b in zip(lo, hi, strict=True))
+    if guided:
+        rays = np.array([g[0] for g in guided])
+        lo = np.array([g[1] for g in guided])
+        hi = np.array([g[2] for g in guided])
+        f_lo, f_hi = f(lo, rays), f(hi, rays)
+        failed = np.unique(rays[np.sign(f_lo) == np.sign(f_hi)])
+        keep = ~np.isin(rays, failed)
+        full.extend(int(j) for j in failed)
+        guided_brackets = [rays[keep], lo[keep], hi[keep], f_lo[keep], f_hi[keep]]
+    else:
+        guided_brackets = [np.zeros(0, dtype=int)] + [np.zeros(0)] * 4
+    full_rays = np.array(sorted(set(full)), dtype=int)
+    if full_rays.size:
+        full_brackets = scan_brackets(full_rays, f(radii[None, :], full_rays[:, None]))
+        rest = [np.concatenate([a, b]) for a, b in zip(guided_brackets, full_brackets, strict=True)]
+    else:
+        rest = guided_brackets
+    rest_roots = _refine(f, rest, tolerance, max_iterations)
+    for j in np.unique(rest[0]):
+        crossings[int(j)] = np.sort(rest_roots[rest[0] == j])
+    per_ray = [crossings.get(j, np.zeros(0)) for j in range(half)]
     angles = np.concatenate([upper, -upper[::-1]])
-    real_axis = _real_axis_edges(ev, c, radii, rtol * r_max, max_iterations)
+    real_axis = _real_axis_edges(ev, c, radii, tolerance, max_iterations)
     return SpectralCurve(c, angles, tuple(per_ray + per_ray[::-1]), r_max, real_axis)
+
+
+def _refine(
+    f: Callable[[np.ndarray, np.ndarray], np.ndarray], brackets: list[np.ndarray], tolerance: float, max_iterations: int
+) -> np.ndarray:
+    rays, lo, hi, f_lo, f_hi = brackets
+    return _illinois(lambda r, index: f(r, rays[index]), lo, hi, f_lo, f_hi, tolerance, max_iterations)
 
 
 def _real_axis_edges(

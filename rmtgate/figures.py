@@ -1,0 +1,99 @@
+"""Figures: predicted spectral curves (red) over simulated eigenvalues (black), as [G Fig. 1, 3]."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .spectrum import SpectralCurve
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def parameter_title(name: str, params: Mapping[str, float], keys: Sequence[str] | None = None) -> str:
+    shown = keys if keys is not None else sorted(k for k in params if k.startswith("a_"))
+    parts = [f"${k.replace('_', '_{') + '}'}$={params[k]:g}" for k in shown if k in params]
+    return f"{name}: " + ", ".join(parts)
+
+
+def draw_spectrum(
+    ax: Any,
+    curve: SpectralCurve,
+    eigenvalues: np.ndarray | None = None,
+    *,
+    title: str = "",
+    unit_circle: bool = True,
+) -> None:
+    """Draw one panel: eigenvalues as black dots, the predicted edge in red."""
+    if eigenvalues is not None:
+        values = np.asarray(eigenvalues).reshape(-1)
+        ax.plot(values.real, values.imag, ".", color="black", markersize=1.5, alpha=0.6, label="simulation")
+    outer = curve.outer
+    if outer.size:
+        closed = np.concatenate([outer, outer[:1]])
+        ax.plot(closed.real, closed.imag, "-", color="red", linewidth=1.2, label="theory")
+    inner = [
+        curve.center + r[:-1] * np.exp(1j * a) for a, r in zip(curve.angles, curve.crossings, strict=True) if r.size > 1
+    ]
+    if inner:
+        points = np.concatenate(inner)
+        ax.plot(points.real, points.imag, ".", color="red", markersize=1.0)
+    if unit_circle:
+        t = np.linspace(0, 2 * np.pi, 400)
+        ax.plot(np.cos(t), np.sin(t), "--", color="0.6", linewidth=0.8)
+    ax.set_aspect("equal")
+    ax.set_xlabel(r"Re $\lambda$")
+    ax.set_ylabel(r"Im $\lambda$")
+    if title:
+        ax.set_title(title, fontsize=9)
+
+
+def save_spectrum(
+    path: str | Path,
+    curve: SpectralCurve,
+    eigenvalues: np.ndarray | None = None,
+    *,
+    title: str = "",
+) -> Path:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(4.2, 4.2), dpi=150)
+    draw_spectrum(ax, curve, eigenvalues, title=title)
+    if eigenvalues is not None:
+        ax.legend(loc="upper right", fontsize=7)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def save_panels(
+    path: str | Path,
+    panels: Sequence[tuple[SpectralCurve, np.ndarray | None, str]],
+    *,
+    columns: int = 4,
+) -> Path:
+    plt = _pyplot()
+    rows = (len(panels) + columns - 1) // columns
+    fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 3.2 * rows), dpi=150, squeeze=False)
+    for ax, (curve, eigenvalues, title) in zip(axes.flat, panels, strict=False):
+        draw_spectrum(ax, curve, eigenvalues, title=title)
+    for ax in list(axes.flat)[len(panels) :]:
+        ax.axis("off")
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
