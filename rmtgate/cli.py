@@ -7,9 +7,13 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .architecture import Architecture
 from .errors import RmtgateError
+
+if TYPE_CHECKING:
+    from .spectrum import LocalSample
 
 
 def resolve_architecture(name_or_path: str) -> Architecture:
@@ -111,7 +115,7 @@ def _cmd_spectrum(args: argparse.Namespace) -> int:
     return 0
 
 
-def _state_sample(arch: Architecture, params: dict[str, float], state: str, args: argparse.Namespace):  # noqa: ANN202
+def _state_sample(arch: Architecture, params: dict[str, float], state: str, args: argparse.Namespace) -> LocalSample:
     """A saved ``.npz`` state, or the mean-field steady state (``steady``)."""
     from .spectrum import LocalSample
 

@@ -17,6 +17,7 @@ Evaluators (a small registry, :data:`EVALUATORS`):
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -485,7 +486,7 @@ def spectral_curve(
     spacing = r_max / n_scan
     guided: list[tuple[int, float, float]] = []
     full: list[int] = []
-    for left, right in zip(coarse[:-1], coarse[1:], strict=True):
+    for left, right in itertools.pairwise(coarse):
         r_left, r_right = crossings[int(left)], crossings[int(right)]
         for j in range(int(left) + 1, int(right)):
             if r_left.size == 0 or r_left.size != r_right.size:
