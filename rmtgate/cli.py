@@ -61,7 +61,7 @@ def _cmd_spectrum(args: argparse.Namespace) -> int:
     from .derive import derive
     from .figures import parameter_title, save_spectrum
     from .parameters import resolve_parameters
-    from .spectrum import LocalSample, evaluator, spectral_curve, zero_state
+    from .spectrum import evaluator, spectral_curve, zero_state
 
     arch = resolve_architecture(args.architecture)
     params = parse_parameters(args.param)
