@@ -120,22 +120,72 @@ def _state_sample(arch: Architecture, params: dict[str, float], state: str, args
     from .spectrum import LocalSample
 
     if state == "steady":
-        from .mft import steady_state_sample
-
         return steady_state_sample(arch, params, seed=args.seed)
     return LocalSample.load(state)
 
 
+def steady_state_sample(
+    arch: Architecture, params: dict[str, float], *, seed: int = 0, size: int = 4000
+) -> LocalSample:
+    """Pure theory: the joint one-time local variables drawn from the steady-state DMFT."""
+    from .mft import steady_state
+    from .spectrum import LocalSample
+
+    solution = steady_state(arch, params, seed=seed)
+    return LocalSample.from_arrays(solution.sample(size, seed), source="steady")
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .builtins import gru, lstm
+    from .checks import GRU_FIG1, LSTM_FIG3
+    from .compare import compare_with_simulation
     from .derive import derive
+    from .figures import parameter_title, save_panels
 
     for arch in (gru(), lstm()):
         derivation = derive(arch)
         print(f"=== {arch.name}: {arch.description} ===")
         print(derivation.latex())
         print(f"Schur identity holds: {derivation.schur_identity_holds}\n")
+    out = Path(args.out)
+    rows = []
+    for arch, sets, figure in ((gru(), GRU_FIG1, "gru_fig1.png"), (lstm(), LSTM_FIG3, "lstm_fig3.png")):
+        panels = []
+        for params in _progress(sets, f"{arch.name} panels (N={args.N})"):
+            comparison = compare_with_simulation(arch, params, N=args.N, steps=500, seed=args.seed, n_angles=360)
+            panels.append((comparison.curve, comparison.eigenvalues, parameter_title(arch.name, params)))
+            rows.append((arch.name, params, comparison))
+        print(f"wrote {save_panels(out / figure, panels)}")
+    print(f"\n{'arch':5} {'parameters':38} {'theory ρ':>9} {'simulated':>9} {'error':>7} {'inside':>7}")
+    for name, params, c in rows:
+        shown = ", ".join(f"{k}={v:g}" for k, v in params.items())
+        print(
+            f"{name:5} {shown:38} {c.theory_radius:9.4f} {c.simulated_radius:9.4f} {c.radius_error:7.2%} {c.fraction_inside:7.3f}"
+        )
     return 0
+
+
+def _progress(items: Sequence, description: str) -> Sequence:  # type: ignore[type-arg]
+    from tqdm import tqdm
+
+    return tqdm(items, desc=description, file=sys.stderr)
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from .checks import format_table, run_checks, write_report
+
+    profile = "thorough" if args.thorough else ("gpu" if args.backend == "cupy" and not args.quick else "ci")
+    report = run_checks(
+        profile,
+        backend=args.backend,
+        only=args.only,
+        progress=lambda c: print(f"running {c.name} ...", file=sys.stderr),
+    )
+    print(format_table(report))
+    if args.report:
+        print(f"report: {write_report(report, args.report)}")
+    print(f"{sum(r.passed for r in report.results)} passed, {sum(not r.passed for r in report.results)} failed")
+    return 0 if report.passed else 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -166,7 +216,30 @@ def build_parser() -> argparse.ArgumentParser:
     spectrum.set_defaults(handler=_cmd_spectrum)
 
     demo = commands.add_parser("demo", help="the main job on built-in defaults")
+    demo.add_argument("--out", default="out", help="folder for figures (default out/)")
+    demo.add_argument("--N", type=int, default=1000, help="network size (default 1000)")
+    demo.add_argument("--seed", type=int, default=0)
     demo.set_defaults(handler=_cmd_demo)
+
+    verify = commands.add_parser("verify", help="check every prediction against simulations")
+    speed = verify.add_mutually_exclusive_group()
+    speed.add_argument("--quick", action="store_true", help="the ci profile (default)")
+    speed.add_argument("--thorough", action="store_true", help="bigger N, more checks")
+    verify.add_argument("--backend", default="numpy", choices=["numpy", "cupy"])
+    verify.add_argument("--report", metavar="DIR", help="write report.md and figures into DIR")
+    verify.add_argument("--only", action="append", metavar="PREFIX", help="run checks whose names start with PREFIX")
+    verify.set_defaults(handler=_cmd_verify)
+
+    from .mft import add_mft_commands
+    from .phase import add_phase_commands
+
+    add_mft_commands(commands)
+    add_phase_commands(commands)
+    from .lowrank import add_reproduce_commands
+    from .training import add_training_commands
+
+    add_training_commands(commands)
+    add_reproduce_commands(commands)
     return parser
 
 

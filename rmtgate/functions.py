@@ -17,6 +17,11 @@ import sympy
 from .errors import ArchitectureError, expected
 
 
+def _with_exponent(exp: Any) -> str:
+    """``%``-template that appends ``^{exp}`` when SymPy prints a power of the function."""
+    return "%s" if exp is None else "%s" + f"^{{{exp}}}"
+
+
 class sigmoid(sympy.Function):
     r"""Logistic function :math:`\sigma(x) = 1/(1+e^{-x})`."""
 
@@ -36,8 +41,9 @@ class sigmoid(sympy.Function):
     def _eval_is_real(self) -> bool | None:
         return self.args[0].is_real
 
-    def _latex(self, printer: Any) -> str:
-        return rf"\sigma\left({printer._print(self.args[0])}\right)"
+    def _latex(self, printer: Any, exp: Any = None) -> str:
+        base = rf"\sigma\left({printer._print(self.args[0])}\right)"
+        return base if exp is None else rf"{base}^{{{exp}}}"
 
 
 class boxcar(sympy.Function):
@@ -49,8 +55,8 @@ class boxcar(sympy.Function):
     def _eval_is_real(self) -> bool | None:
         return self.args[0].is_real
 
-    def _latex(self, printer: Any) -> str:
-        return rf"\mathbb{{1}}_{{|{printer._print(self.args[0])}|<1}}"
+    def _latex(self, printer: Any, exp: Any = None) -> str:
+        return _with_exponent(exp) % rf"\mathbb{{1}}_{{|{printer._print(self.args[0])}|<1}}"
 
 
 class hardtanh(sympy.Function):
@@ -68,8 +74,8 @@ class hardtanh(sympy.Function):
     def _eval_is_real(self) -> bool | None:
         return self.args[0].is_real
 
-    def _latex(self, printer: Any) -> str:
-        return rf"\operatorname{{htanh}}\left({printer._print(self.args[0])}\right)"
+    def _latex(self, printer: Any, exp: Any = None) -> str:
+        return _with_exponent(exp) % rf"\operatorname{{htanh}}\left({printer._print(self.args[0])}\right)"
 
 
 class step(sympy.Function):
@@ -81,8 +87,8 @@ class step(sympy.Function):
     def _eval_is_real(self) -> bool | None:
         return self.args[0].is_real
 
-    def _latex(self, printer: Any) -> str:
-        return rf"\Theta\left({printer._print(self.args[0])}\right)"
+    def _latex(self, printer: Any, exp: Any = None) -> str:
+        return _with_exponent(exp) % rf"\Theta\left({printer._print(self.args[0])}\right)"
 
 
 class relu(sympy.Function):
@@ -100,8 +106,8 @@ class relu(sympy.Function):
     def _eval_is_real(self) -> bool | None:
         return self.args[0].is_real
 
-    def _latex(self, printer: Any) -> str:
-        return rf"\operatorname{{relu}}\left({printer._print(self.args[0])}\right)"
+    def _latex(self, printer: Any, exp: Any = None) -> str:
+        return _with_exponent(exp) % rf"\operatorname{{relu}}\left({printer._print(self.args[0])}\right)"
 
 
 def _array_module(x: Any) -> Any:

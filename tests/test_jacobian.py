@@ -14,7 +14,7 @@ from rmtgate.functions import sigmoid
 from rmtgate.jacobian import jacobian
 from rmtgate.linearization import LAMBDA, linearize
 from rmtgate.operators import OperatorPolynomial
-from verification.strategies import architecture_specs
+from rmtgate.strategies import architecture_specs
 
 D = OperatorPolynomial.diagonal
 U = OperatorPolynomial.matrix
