@@ -250,12 +250,7 @@ class Boundary:
         if self.form == "rank-one":
             lhs = sum((L[k, k] for k in range(L.rows)), sympy.Integer(0))
         elif self.form == "determinant":
-            # expand det(I − L) over placeholder entries, then insert the (unexpanded) expectations
-            placeholders = sympy.Matrix(L.rows, L.cols, lambda k, l: sympy.Symbol(f"L_{k}_{l}") if L[k, l] != 0 else 0)
-            polynomial = sympy.expand(1 - (sympy.eye(L.rows) - placeholders).det(method="berkowitz"))
-            lhs = polynomial.xreplace(
-                {placeholders[k, l]: L[k, l] for k in range(L.rows) for l in range(L.cols) if L[k, l] != 0}
-            )
+            lhs = _one_minus_det(L)
         else:
             return rf"{title}\rho\left(L(\lambda)\right) = 1"
         return rf"{title}{_latex_with_abs(lhs)} = 1"
@@ -346,7 +341,7 @@ def boundary(
         )
         form, spectral = "rank-one", rho
     elif K <= MAX_DETERMINANT_FIELDS:
-        form, spectral = "determinant", sympy.expand(1 - (sympy.eye(K) - L).det(method="berkowitz"))
+        form, spectral = "determinant", _one_minus_det(L)
         weights = None
     else:
         form, spectral = "perron", None
@@ -359,6 +354,19 @@ def boundary(
         spectral_function=spectral,
         independence=independence,
         rank_one_weights=None if weights is None else tuple(weights),
+    )
+
+
+def _one_minus_det(L: sympy.Matrix) -> sympy.Expr:
+    """``1 − det(I − L)`` expanded over the entries of ``L`` (entries inserted unexpanded).
+
+    Expanding the entries too multiplies sums of expectations out combinatorially (a
+    four-field architecture reaches millions of terms); callers expand when they compare.
+    """
+    placeholders = sympy.Matrix(L.rows, L.cols, lambda k, l: sympy.Symbol(f"L_{k}_{l}") if L[k, l] != 0 else 0)
+    polynomial = sympy.expand(1 - (sympy.eye(L.rows) - placeholders).det(method="berkowitz"))
+    return polynomial.xreplace(
+        {placeholders[k, l]: L[k, l] for k in range(L.rows) for l in range(L.cols) if L[k, l] != 0}
     )
 
 

@@ -88,7 +88,7 @@ def _size(profile: str, ci: int, thorough: int, gpu: int | None = None) -> int:
 # ---------------------------------------------------------------------------------------- checks
 def _zero_disk(name: str, params: dict[str, float], center: float, radius: float) -> Callable[[str, str], Outcome]:
     def run(profile: str, backend: str) -> Outcome:
-        n = _size(profile, 600, 2000)
+        n = _size(profile, 1000, 2000)
         result = simulate(builtin(name), params, N=n, steps=1, seed=5, ensemble=2, backend=backend, initial_scale=0.0)
         eig = jacobian_eigvals(result)
         # the LSTM's zero state has N exact zero eigenvalues (an atom at 0, off the disk)
@@ -118,6 +118,25 @@ def _network_curve(name: str, params: dict[str, float], tolerance: float) -> Cal
             backend=backend,
         )
         return _curve_outcome(comparison, tolerance, f"{name} {params}")
+
+    return run
+
+
+def _dmft_curve(name: str, params: dict[str, float], tolerance: float) -> Callable[[str, str], Outcome]:
+    """Pure theory: the curve from steady-state DMFT samples, against simulated eigenvalues."""
+
+    def run(profile: str, backend: str) -> Outcome:
+        from .mft import steady_state
+        from .spectrum import LocalSample
+
+        n = _size(profile, 1000, 2000)
+        arch = builtin(name)
+        solution = steady_state(arch, params, seed=1)
+        sample = LocalSample.from_arrays(solution.sample(4000, 1), source="steady")
+        comparison = compare_with_simulation(
+            arch, params, N=n, steps=300, seed=11, ensemble=3, state=sample, n_angles=360, backend=backend
+        )
+        return _curve_outcome(comparison, tolerance, f"{name} (DMFT) {params}")
 
     return run
 
@@ -297,6 +316,25 @@ def _build_checks() -> list[Check]:
                 0.05,
                 _FINITE_N_EDGE,
                 _network_curve("mgu", params, 0.05),
+            )
+        )
+    for name, params, profiles in (
+        ("gru", {"a_h": 3, "a_z": 1, "a_r": 1}, PROFILES),
+        ("gru", {"a_h": 3, "a_z": 1, "a_r": 10}, ("thorough", "gpu")),
+        ("gru", {"a_h": 3, "a_z": 10, "a_r": 1}, ("thorough", "gpu")),
+        ("lstm", {"a_h": 3, "a_i": 1, "a_f": 1, "a_o": 1}, PROFILES),
+    ):
+        checks.append(
+            Check(
+                f"{name}-dmft-curve-" + "-".join(f"{k}{v}" for k, v in params.items() if k != "a_h"),
+                f"{name.upper()} spectral curve from the steady-state DMFT alone (no simulation input), {params}",
+                "radius of ρ(L(λ)) = 1 over DMFT samples",
+                "max|eig(J)| (mean over 3 networks)",
+                "relative",
+                0.05,
+                _FINITE_N_EDGE + "; Monte Carlo DMFT error ~1% on C(τ) (1000 paths)",
+                _dmft_curve(name, params, 0.05),
+                profiles=profiles,
             )
         )
     checks += [

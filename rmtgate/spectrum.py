@@ -541,18 +541,32 @@ def _real_axis_edges(
     The rays skip the real axis (a finite sample has poles there), but the extreme points of
     a conjugate-symmetric support often lie on it; beyond the outermost pole ``ρ(L)`` is
     smooth, so the last sign change of the scan is the edge.
+
+    A finite sample also has isolated poles beyond the bulk (a neuron whose self-coupling
+    stands out); ``ρ(L)`` diverges there, so each carries a small bubble of the support, and
+    the matching eigenvalue is real (seen in simulations).  The outermost poles are added to
+    the scan, just past the pole, so that these bubbles are not stepped over.
     """
     edges = []
+    poles = getattr(ev, "poles", None)
+    residues = getattr(ev, "residues", None)
     for direction in (1.0, -1.0):
-        values = ev.spectral_function(center + direction * radii + 0j) - 1.0
+        scan = radii
+        if poles is not None and residues is not None and poles.size:
+            weighted = np.any(residues != 0, axis=(2, 3)) & (np.abs(np.imag(poles)) == 0) & (np.abs(poles) < 1e100)
+            distances = direction * (np.real(poles[weighted]) - center)
+            outer = np.sort(distances[(distances > 0) & (distances < radii[-1])])[-16:]
+            scan = np.union1d(radii, outer * (1 + 1e-12) + 1e-15)
+        values = ev.spectral_function(center + direction * scan + 0j) - 1.0
+        radii_here = scan
         changes = np.nonzero(np.sign(values[:-1]) != np.sign(values[1:]))[0]
         if changes.size == 0:
             continue
         i = changes[-1]
         root = _illinois(
             lambda r, index, d=direction: ev.spectral_function(center + d * r + 0j) - 1.0,
-            radii[i : i + 1],
-            radii[i + 1 : i + 2],
+            radii_here[i : i + 1],
+            radii_here[i + 1 : i + 2],
             values[i : i + 1],
             values[i + 1 : i + 2],
             tolerance,
