@@ -14,7 +14,7 @@ CI_CHECKS = checks_for("ci")
 
 
 @pytest.mark.parametrize("check", CI_CHECKS, ids=[c.name for c in CI_CHECKS])
-def test_ci_check(check) -> None:  # noqa: ANN001 - a Check
+def test_ci_check(check) -> None:
     outcome = check.run("ci", "numpy")
     assert outcome.passed, (check.name, outcome.theory, outcome.simulation, outcome.error, outcome.detail)
 
@@ -24,6 +24,6 @@ THOROUGH_ONLY = [c for c in checks_for("thorough") if c not in CI_CHECKS]
 
 @pytest.mark.slow
 @pytest.mark.parametrize("check", THOROUGH_ONLY, ids=[c.name for c in THOROUGH_ONLY])
-def test_thorough_check(check) -> None:  # noqa: ANN001
+def test_thorough_check(check) -> None:
     outcome = check.run("thorough", "numpy")
     assert outcome.passed, (check.name, outcome.theory, outcome.simulation, outcome.error, outcome.detail)
