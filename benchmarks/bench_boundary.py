@@ -20,7 +20,7 @@ from rmtgate.spectrum import LocalSample, evaluator, spectral_curve
 PARAMS = {"a_h": 3.0, "a_z": 1.0, "a_r": 1.0}
 
 
-def timed(fn):  # noqa: ANN001, ANN201
+def timed(fn):
     start = time.perf_counter()
     value = fn()
     return value, time.perf_counter() - start
