@@ -58,6 +58,15 @@ def draw_spectrum(
         ax.set_title(title, fontsize=9)
 
 
+def _save(fig: Any, path: str | Path) -> Path:
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    _pyplot().close(fig)
+    return path
+
+
 def save_spectrum(
     path: str | Path,
     curve: SpectralCurve,
@@ -70,12 +79,7 @@ def save_spectrum(
     draw_spectrum(ax, curve, eigenvalues, title=title)
     if eigenvalues is not None:
         ax.legend(loc="upper right", fontsize=7)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def save_panels(
@@ -91,9 +95,4 @@ def save_panels(
         draw_spectrum(ax, curve, eigenvalues, title=title)
     for ax in list(axes.flat)[len(panels) :]:
         ax.axis("off")
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save(fig, path)

@@ -44,7 +44,7 @@ from .architecture import Architecture, local_symbol
 from .compile import lambdify_local
 from .errors import ConvergenceError, DerivationError, ParameterError, expected
 from .functions import boxcar, hardtanh, relu, step
-from .parameters import resolve_parameters
+from .parameters import check_integer, resolve_parameters
 from .quadrature import expect_nd, mp_expect
 
 # ============================================================================ symbolic system
@@ -630,12 +630,6 @@ def _fixed_point_record(
     return record
 
 
-def _check_positive_int(value: Any, name: str, minimum: int = 1) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ParameterError(expected(f"an integer >= {minimum}", name, value))
-    return value
-
-
 def fixed_points(
     arch: Architecture,
     params: Mapping[str, Any],
@@ -656,9 +650,9 @@ def fixed_points(
     generic ``(rho_0, stable)``.
     """
     values = resolve_parameters(arch, params)
-    grid = _check_positive_int(grid, "grid", 8)
+    grid = check_integer(grid, "grid", 8)
     if dps is not None:
-        _check_positive_int(dps, "dps", 15)
+        check_integer(dps, "dps", 15)
     if not (lower > 0 and math.isfinite(lower)):
         raise ParameterError(expected("a positive lower end of the scan", "lower", lower))
     system = fixed_point_system(arch)
@@ -1012,11 +1006,11 @@ def steady_state(
     point of the sampled map (Monte Carlo error ``~ sqrt(τ_c / (trajectories · steps))``).
     """
     values = resolve_parameters(arch, params)
-    trajectories = _check_positive_int(trajectories, "trajectories", 2)
-    steps = _check_positive_int(steps, "steps", 8)
-    burn_in = _check_positive_int(burn_in, "burn_in", 0)
-    lags = _check_positive_int(lags, "lags", 4)
-    max_iter = _check_positive_int(max_iter, "max_iter", 1)
+    trajectories = check_integer(trajectories, "trajectories", 2)
+    steps = check_integer(steps, "steps", 8)
+    burn_in = check_integer(burn_in, "burn_in", 0)
+    lags = check_integer(lags, "lags", 4)
+    max_iter = check_integer(max_iter, "max_iter", 1)
     if lags > steps // 2:
         raise ParameterError(expected(f"at most steps/2 = {steps // 2} lags", "lags", lags))
     if not 0 < damping <= 1:
@@ -1116,7 +1110,7 @@ def gru_closed_dmft(
     from .builtins import gru
 
     values = resolve_parameters(gru(), params)
-    lags = _check_positive_int(lags, "lags", 4)
+    lags = check_integer(lags, "lags", 4)
     a_h, a_r, a_z = values["a_h"], values["a_r"], values["a_z"]
     b_h, b_r, b_z = values["b_h"], values["b_r"], values["b_z"]
 
@@ -1154,24 +1148,11 @@ def gru_closed_dmft(
 # ============================================================================ CLI
 
 
-def _parse_assignments(items: Sequence[str] | None) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for item in items or []:
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip():
-            raise ParameterError(expected("name=value", "-p", item))
-        try:
-            out[name.strip()] = float(value)
-        except ValueError:
-            raise ParameterError(expected(f"a real number for {name.strip()}", name.strip(), value)) from None
-    return out
-
-
 def _cmd_mft(args: argparse.Namespace) -> int:
-    from .cli import resolve_architecture
+    from .cli import parse_parameters, resolve_architecture
 
     arch = resolve_architecture(args.architecture)
-    params = _parse_assignments(args.param)
+    params = parse_parameters(args.param)
     if args.steady_state:
         result = steady_state(arch, params, trajectories=args.trajectories, steps=args.steps, seed=args.seed)
         payload: dict[str, Any] = {"architecture": arch.name, "parameters": result.parameters}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Mapping
 from typing import Any
 
@@ -55,3 +56,17 @@ def as_array(value: Any, name: str) -> np.ndarray:
     if not np.all(np.isfinite(array)):
         raise ParameterError(expected(f"finite values for {name}", name, value))
     return array
+
+
+def check_integer(value: Any, name: str, minimum: int) -> int:
+    """An integer argument ``>= minimum`` (bools and floats rejected), else :class:`ParameterError`."""
+    message = expected(f"an integer {name} >= {minimum}", name, value)
+    if isinstance(value, bool):
+        raise ParameterError(message)
+    try:
+        number = operator.index(value)
+    except TypeError:
+        raise ParameterError(message) from None
+    if number < minimum:
+        raise ParameterError(message)
+    return number

@@ -19,7 +19,6 @@ Conventions ([G], see ``shared/THEORY.md``):
 from __future__ import annotations
 
 import math
-import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,7 +31,7 @@ from .backends import Backend, get_backend
 from .compile import compile_step, lambdify_local
 from .errors import DerivationError, ParameterError, StateError, expected
 from .linearization import Linearization, linearize
-from .parameters import resolve_parameters
+from .parameters import check_integer, resolve_parameters
 
 SUPPORTED_DTYPES = ("float32", "float64")
 
@@ -93,18 +92,6 @@ class SimulationResult:
 
 
 # ---------------------------------------------------------------------------------------- input checks
-def _integer(value: Any, name: str, minimum: int) -> int:
-    if isinstance(value, bool):
-        raise ParameterError(expected(f"an integer {name} >= {minimum}", name, value))
-    try:
-        number = operator.index(value)
-    except TypeError:
-        raise ParameterError(expected(f"an integer {name} >= {minimum}", name, value)) from None
-    if number < minimum:
-        raise ParameterError(expected(f"an integer {name} >= {minimum}", name, value))
-    return number
-
-
 def _dtype(value: Any) -> np.dtype:
     try:
         dtype = np.dtype(value)
@@ -188,10 +175,10 @@ def simulate(
     """
     if not isinstance(arch, Architecture):
         raise ParameterError(expected("an rmtgate.Architecture", "arch", arch))
-    N = _integer(N, "N", 2)
-    steps = _integer(steps, "steps", 1)
-    ensemble = _integer(ensemble, "ensemble", 1)
-    transient = _integer(transient, "transient", 0)
+    N = check_integer(N, "N", 2)
+    steps = check_integer(steps, "steps", 1)
+    ensemble = check_integer(ensemble, "ensemble", 1)
+    transient = check_integer(transient, "transient", 0)
     dtype_ = _dtype(dtype)
     seed_ = _seed(seed)
     scale0 = _scale(initial_scale)

@@ -18,7 +18,6 @@ Every batch is generated without per-trial Python loops, from a seeded numpy ``G
 from __future__ import annotations
 
 import math
-import operator
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -26,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ParameterError, expected
+from .parameters import check_integer
 
 Range = tuple[float, float]
 
@@ -266,22 +266,10 @@ def get_task(task: str | Task) -> Task:
     return TASKS[task]
 
 
-def _positive_int(value: Any, name: str) -> int:
-    if isinstance(value, bool):
-        raise ParameterError(expected(f"a positive integer {name}", name, value))
-    try:
-        number = operator.index(value)
-    except TypeError:
-        raise ParameterError(expected(f"a positive integer {name}", name, value)) from None
-    if number < 1:
-        raise ParameterError(expected(f"a positive integer {name}", name, value))
-    return number
-
-
 def generate(task: str | Task, batch: int, *, dt: float = 0.5, seed: int | np.random.Generator | None = None) -> Batch:
     """A batch of ``batch`` trials of ``task`` on the grid of step ``dt`` (seeded)."""
     spec = get_task(task)
-    batch = _positive_int(batch, "batch")
+    batch = check_integer(batch, "batch", 1)
     if isinstance(dt, bool) or not isinstance(dt, int | float) or not 0 < dt <= 1:
         raise ParameterError(expected("a time step in (0, 1]", "dt", dt))
     if spec.structure not in STRUCTURES:

@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import operator
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -40,6 +39,7 @@ import numpy as np
 
 from .backends import Backend, get_backend
 from .errors import ParameterError, expected
+from .parameters import check_integer
 from .tasks import EPOCH_BUDGET, Batch, Task, generate, get_task
 
 PARAMETERS = ("W", "m", "w")
@@ -47,18 +47,6 @@ NONLINEARITIES = ("tanh", "linear")
 
 
 # ------------------------------------------------------------------------------------------ checks
-def _integer(value: Any, name: str, minimum: int) -> int:
-    if isinstance(value, bool):
-        raise ParameterError(expected(f"an integer {name} >= {minimum}", name, value))
-    try:
-        number = operator.index(value)
-    except TypeError:
-        raise ParameterError(expected(f"an integer {name} >= {minimum}", name, value)) from None
-    if number < minimum:
-        raise ParameterError(expected(f"an integer {name} >= {minimum}", name, value))
-    return number
-
-
 def _nonnegative(value: Any, name: str) -> float:
     try:
         number = float(value)
@@ -122,9 +110,9 @@ def init_network(
     nonlinearity: str = "tanh",
 ) -> Network:
     """Draw ``W0 ~ N(0, g²/N)``, ``m ~ N(0, 1/N)``, ``w ~ N(0, 1)`` (in this order, from ``seed``)."""
-    N = _integer(N, "N", 1)
-    n_inputs = _integer(n_inputs, "n_inputs", 1)
-    n_outputs = _integer(n_outputs, "n_outputs", 1)
+    N = check_integer(N, "N", 1)
+    n_inputs = check_integer(n_inputs, "n_inputs", 1)
+    n_outputs = check_integer(n_outputs, "n_outputs", 1)
     g = _nonnegative(g, "g")
     dt = _positive(dt, "dt")
     if dt > 1:
@@ -377,10 +365,10 @@ def train(
     task, optimizer, or trained weights.
     """
     spec = get_task(task)
-    N = _integer(N, "N", 1)
+    N = check_integer(N, "N", 1)
     g = _nonnegative(g, "g")
-    epochs = EPOCH_BUDGET.get(spec.name, 1000) if epochs is None else _integer(epochs, "epochs", 0)
-    batch_size = _integer(batch_size, "batch_size", 1)
+    epochs = EPOCH_BUDGET.get(spec.name, 1000) if epochs is None else check_integer(epochs, "epochs", 0)
+    batch_size = check_integer(batch_size, "batch_size", 1)
     lr = 0.05 / N if lr is None else _positive(lr, "lr")
     if optimizer not in ("adam", "gd"):
         raise ParameterError(expected("one of ['adam', 'gd']", "optimizer", optimizer))

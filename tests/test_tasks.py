@@ -133,7 +133,7 @@ def test_batches_are_seeded_and_table_s1_is_data() -> None:
     ("call", "message"),
     [
         (lambda: get_task("pong"), "Expected one of ['flipflop', 'mante', 'romo', 'simple'] but got task='pong'"),
-        (lambda: generate("romo", 0), "Expected a positive integer batch but got batch=0"),
+        (lambda: generate("romo", 0), "Expected an integer batch >= 1 but got batch=0"),
         (lambda: generate("romo", 2, dt=0), "Expected a time step in (0, 1] but got dt=0"),
     ],
 )
