@@ -196,7 +196,8 @@ def loss_and_gradients(
     for k in range(K):
         x = (1 - dt) * x + dt * (r_all[k] @ W.T + drive[:, k])
         r_all[k + 1] = _phi(xp, x, net.nonlinearity)
-    z = xp.einsum("kbn,no->bko", r_all[1:], w) / N
+    # matmul, not einsum: numpy's einsum does not reach BLAS for these contractions
+    z = xp.transpose(r_all[1:] @ w, (1, 0, 2)) / N
     err = z - target
     lw = _loss_weights(xp, mask, n_out)  # (B, K)
     loss = 0.5 * float((lw[:, :, None] * err * err).sum())
@@ -205,7 +206,7 @@ def loss_and_gradients(
     need = set(need)
     # adjoints a_k = dL/dx_k for k = K..1; a_{k} = φ'(x_k) ⊙ (dt a_{k+1} W + gz_{k-1} wᵀ/N) + (1-dt) a_{k+1}
     adj = xp.empty((K, B, N), dtype=dtype)  # adj[k] = a_{k+1}
-    readout = xp.einsum("bko,no->kbn", gz, w) / N  # (K, B, N): dL/dr_{k+1} from z_k
+    readout = xp.transpose(gz @ w.T, (1, 0, 2)) / N  # (K, B, N): dL/dr_{k+1} from z_k
     a_next = xp.zeros((B, N), dtype=dtype)
     for k in range(K, 0, -1):
         dr = readout[k - 1]
@@ -220,9 +221,9 @@ def loss_and_gradients(
         # dW = dt Σ_k a_{k+1}ᵀ φ(x_k): one GEMM over all (k, b)
         grads["W"] = dt * (adj.reshape(K * B, N).T @ r_all[:-1].reshape(K * B, N))
     if "m" in need:
-        grads["m"] = dt * sqrt_n * xp.einsum("kbn,bki->ni", adj, u)
+        grads["m"] = dt * sqrt_n * (adj.reshape(K * B, N).T @ xp.transpose(u, (1, 0, 2)).reshape(K * B, -1))
     if "w" in need:
-        grads["w"] = xp.einsum("kbn,bko->no", r_all[1:], gz) / N
+        grads["w"] = (r_all[1:].reshape(K * B, N).T @ xp.transpose(gz, (1, 0, 2)).reshape(K * B, -1)) / N
     return loss, grads
 
 
