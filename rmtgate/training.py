@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from .backends import Backend, get_backend
-from .errors import ParameterError, expected
+from .errors import ConvergenceError, ParameterError, expected
 from .parameters import check_integer
 from .tasks import EPOCH_BUDGET, Batch, Task, generate, get_task
 
@@ -398,7 +398,11 @@ def train(
         batch = generate(spec, batch_size, dt=initial.dt, seed=data_rng)
         value, grads = loss_and_gradients(initial, batch, backend=be, weights=params, need=trained)
         if not math.isfinite(value):
-            break
+            raise ConvergenceError(
+                f"Training diverged at epoch {epoch} (loss not finite); expected a smaller learning rate than lr={lr:g}",
+                residual=losses[-1] if losses else float("inf"),
+                iterations=epoch,
+            )
         losses.append(value)
         if progress is not None:
             progress(epoch, value)
