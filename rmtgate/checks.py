@@ -181,7 +181,8 @@ def _accumulation(name: str, gate: str, others: dict[str, float]) -> Callable[[s
         # theory: the binary-gate limit puts the eigenvalues of gated-off neurons at λ = 1,
         # so the share near 1 must grow with the gate variance; reported as the ratio
         ratio = fractions[2] / max(fractions[0], 1e-9)
-        return Outcome(1.0, ratio, 0.0 if increasing else 1.0, increasing and ratio > 2, n, f"fractions: {fractions}")
+        # theory column: the growth factor required (at least 2); error 0 when the trend holds
+        return Outcome(2.0, ratio, 0.0 if increasing else 1.0, increasing and ratio > 2, n, f"fractions: {fractions}")
 
     return run
 
