@@ -404,3 +404,69 @@ def _rank_one_weights(T: sympy.Matrix, local: frozenset[sympy.Symbol]) -> list[s
             return None
         weights.append(ratio)
     return weights
+
+
+NU2 = sympy.Symbol("nu2", nonnegative=True)
+
+
+@dataclass(frozen=True)
+class BoundingCurves:
+    """Bounding sets ``Σ(ρ,0) ⊆ Σ ⊆ Σ(ρ,ν)`` of [G 88-90], for any single-state architecture.
+
+    ``residual`` is the factor ``X`` of the fixed-point residual ``s − F(s, η)`` that carries
+    the state (GRU: ``h − φ(y)``); it vanishes at a fixed point.  Entries of ``T`` that are
+    ``X`` times a factor ``R`` give ``Σ(ρ,0)`` with those entries dropped (``inner_squared``)
+    and ``Σ(ρ,ν)`` with ``E[X²|R|²]`` replaced by ``ν² E[|R|²]``, ``ν² = E[X²]``
+    (``outer_squared``).  For the GRU this is [G 88] (there ``a_z²`` is written into ``ν²``).
+    """
+
+    boundary: Boundary
+    residual: sympy.Expr
+    inner_squared: sympy.ImmutableMatrix
+    outer_squared: sympy.ImmutableMatrix
+    nu2: sympy.Symbol = NU2
+
+    def latex(self) -> str:
+        display = self.boundary.architecture.local_form.display
+        x = sympy.latex(display(self.residual))
+        lines = [
+            rf"X = {x},\quad \nu^2 = \mathbb{{E}}\left[X^2\right]",
+            r"\Sigma(\rho,0)\subseteq\Sigma\subseteq\Sigma(\rho,\nu):\quad"
+            r"\Sigma(\rho,0): \text{entries } |T_{kl}|^2 = X^2|R_{kl}|^2 \text{ dropped},\quad"
+            r"\Sigma(\rho,\nu): \mathbb{E}\left[X^2 |R_{kl}|^2\right] \to \nu^2\,\mathbb{E}\left[|R_{kl}|^2\right]",
+        ]
+        return "\n".join(lines)
+
+
+def fixed_point_residual(arch: Architecture) -> sympy.Expr | None:
+    """The factor of ``s − F(s, η)`` that carries the state (single-state architectures)."""
+    form = arch.local_form
+    if len(form.state) != 1:
+        return None
+    state = form.state[0]
+    factors = [f for f in sympy.Mul.make_args(sympy.factor(state - form.new_state[0])) if f.has(state)]
+    if not factors:
+        return None
+    return sympy.Mul(*factors)
+
+
+def bounding_curves(bnd: Boundary) -> BoundingCurves | None:
+    """:class:`BoundingCurves` of a boundary, or None when ``T`` has no residual factor."""
+    residual = fixed_point_residual(bnd.architecture)
+    if residual is None:
+        return None
+    state = bnd.architecture.state_symbols[0]
+    inner = sympy.Matrix(bnd.squared)
+    outer = sympy.Matrix(bnd.squared)
+    found = False
+    for k in range(bnd.T.rows):
+        for l in range(bnd.T.cols):
+            rest = sympy.cancel(bnd.T[k, l] / residual)
+            if bnd.T[k, l] == 0 or sympy.fraction(rest)[1].has(state) or sympy.fraction(rest)[0].has(residual):
+                continue
+            found = True
+            inner[k, l] = 0
+            outer[k, l] = NU2 * rest * conjugate_lambda(rest)
+    if not found:
+        return None
+    return BoundingCurves(bnd, residual, sympy.ImmutableMatrix(inner), sympy.ImmutableMatrix(outer))

@@ -98,6 +98,14 @@ def _cmd_spectrum(args: argparse.Namespace) -> int:
             sample = _state_sample(arch, params, state, args)
         curve = spectral_curve(evaluator(bnd, sample, resolved), n_angles=args.angles)
         output["parameters"] = resolved
+        if args.bounds:
+            from .spectrum import bounding_evaluators
+
+            inner, outer = bounding_evaluators(bnd, sample, resolved)
+            output["bounding_radii"] = {
+                "inner": spectral_curve(inner, n_angles=args.angles).spectral_radius,
+                "outer": spectral_curve(outer, n_angles=args.angles).spectral_radius,
+            }
     output["spectral_radius"] = curve.spectral_radius
     output["center"] = curve.center
     output["rays_with_several_crossings"] = curve.multiple_crossings
@@ -212,6 +220,9 @@ def build_parser() -> argparse.ArgumentParser:
     spectrum.add_argument("--seed", type=int, default=0)
     spectrum.add_argument("--angles", type=int, default=720, help="rays for the curve (default 720)")
     spectrum.add_argument("--plot", metavar="FILE", help="write a figure (png/pdf/svg)")
+    spectrum.add_argument(
+        "--bounds", action="store_true", help="also the radii of the bounding sets Σ(ρ,0) ⊆ Σ ⊆ Σ(ρ,ν) [G 88-90]"
+    )
     spectrum.add_argument("--json", action="store_true")
     spectrum.set_defaults(handler=_cmd_spectrum)
 

@@ -50,6 +50,11 @@ class Derivation:
         out += [(f"Linearization ({i})", line) for i, line in enumerate(lin.latex().splitlines(), start=1)]
         out.append(("Schur identity", lin.schur_latex()))
         out += [(f"Boundary ({i})", line) for i, line in enumerate(self.boundary.latex().splitlines(), start=1)]
+        from .boundary import bounding_curves
+
+        bounds = bounding_curves(self.boundary)
+        if bounds is not None:
+            out += [(f"Bounding curves ({i})", line) for i, line in enumerate(bounds.latex().splitlines(), start=1)]
         out += [
             (f"Mean-field boundary ({i})", line)
             for i, line in enumerate(self.mean_field_boundary.latex_equation().splitlines(), start=1)

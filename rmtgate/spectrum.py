@@ -295,15 +295,18 @@ class DirectEvaluator(_Base):
 
     backend = "numpy"
 
-    def __init__(self, bnd: Boundary, sample: LocalSample, params: Mapping[str, Any]) -> None:
+    def __init__(
+        self, bnd: Boundary, sample: LocalSample, params: Mapping[str, Any], *, squared: sympy.Matrix | None = None
+    ) -> None:
         super().__init__(bnd, sample, params)
         args = (LAMBDA, LAMBDA_BAR, *self.local_args, *self.param_args)
+        entries = bnd.squared if squared is None else squared
         self.k = bnd.T.rows
         self.functions: dict[tuple[int, int], Callable[..., Any]] = {
-            (k, l): lambdify_local(args, bnd.squared[k, l], self.backend)
+            (k, l): lambdify_local(args, entries[k, l], self.backend)
             for k in range(self.k)
             for l in range(self.k)
-            if bnd.squared[k, l] != 0
+            if entries[k, l] != 0
         }
 
     def L(self, lam: Any) -> np.ndarray:
@@ -311,8 +314,10 @@ class DirectEvaluator(_Base):
         flat = lam.reshape(-1)
         out = np.zeros((flat.size, self.k, self.k))
         values = [np.asarray(v, dtype=float)[None, ...] for v in self._argument_values()]
+        # on the real axis λ can sit exactly on a sample pole: a 1e-150 imaginary nudge keeps a
+        # zero-weight pole from giving 0/0 while a weighted one still gives a huge value
+        z = np.where(flat.imag == 0, flat + 1e-150j, flat)[:, None]
         for (k, l), fn in self.functions.items():
-            z = flat[:, None]
             entries = fn(z, np.conj(z), *values)
             out[:, k, l] = self.scales[k] ** 2 * np.mean(
                 np.real(np.broadcast_to(entries, (flat.size, self.sample.size))), axis=1
@@ -670,3 +675,28 @@ def theory(
         sample = zero_state(bnd, checked)
     ev = evaluator(bnd, sample, params, backend=backend)
     return ev, spectral_curve(ev, n_angles=n_angles)
+
+
+def bounding_evaluators(bnd: Boundary, sample: LocalSample, params: Mapping[str, Any]) -> tuple[_Base, _Base]:
+    """Evaluators of the inner and outer bounding sets ``Σ(ρ,0) ⊆ Σ ⊆ Σ(ρ,ν)`` [G 88-90].
+
+    The outer one uses ``ν² = E[X²]``, the sample mean of the squared fixed-point residual.
+    Raises :class:`StateError` when the architecture has no residual factor to bound.
+    """
+    from .boundary import bounding_curves
+
+    curves = bounding_curves(bnd)
+    if curves is None:
+        raise StateError(
+            expected(
+                "an architecture whose L(λ) carries a fixed-point residual factor",
+                "architecture",
+                bnd.architecture.name,
+            )
+        )
+    inner = DirectEvaluator(bnd, sample, params, squared=curves.inner_squared)
+    probe = DirectEvaluator(bnd, sample, params)
+    residual = lambdify_local((*probe.local_args, *probe.param_args), curves.residual, "numpy")
+    nu2 = float(np.mean(np.broadcast_to(residual(*probe._argument_values()), (sample.size,)) ** 2))
+    outer = DirectEvaluator(bnd, sample, params, squared=curves.outer_squared.xreplace({curves.nu2: nu2}))
+    return inner, outer

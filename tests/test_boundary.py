@@ -137,3 +137,21 @@ def test_T_is_C_times_resolvent_times_B(name: str) -> None:
 
 def test_expectation_nodes_print() -> None:
     assert sympy.latex(Expectation(local_symbol("h") ** 2)) == r"\mathbb{E}\left[h^{2}\right]"
+
+
+def test_gru_bounding_curves_drop_the_fixed_point_residual_column() -> None:
+    from rmtgate.boundary import bounding_curves
+
+    bnd = boundary(derive(rmtgate.gru()).linearization)
+    curves = bounding_curves(bnd)
+    assert curves is not None
+    h, y = local_symbol("h"), local_symbol("eta_h") + parameter_symbol("b_h")
+    assert sympy.expand(curves.residual - (h - sympy.tanh(y))) == 0
+    changed = [(k, l) for k in range(3) for l in range(3) if curves.inner_squared[k, l] != bnd.squared[k, l]]
+    assert changed == [(0, 0), (1, 0), (2, 0)]  # the update-gate column, [G 88] with ν = 0
+    # outer: E[X²|R|²] → ν² E[|R|²] with X² |R|² = |T|²
+    for k, l in changed:
+        ratio = sympy.cancel(bnd.squared[k, l] / curves.outer_squared[k, l] * curves.nu2)
+        assert sympy.simplify(ratio - curves.residual**2) == 0
+    # architectures whose L carries no residual factor have no bounds to offer
+    assert bounding_curves(boundary(derive(rmtgate.lstm()).linearization)) is None
