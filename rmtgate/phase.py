@@ -254,13 +254,24 @@ def plot_phase_diagram(data: PhaseDiagram, path: str) -> None:
     if data.bifurcation_curve:
         xs, ys = zip(*data.bifurcation_curve, strict=True)
         ax.plot(xs, ys, "b--", label=r"$a_r^*(a_h)$")
-    ax.axvline(data.zero_unstable_above, color="w", lw=0.8)
+    ax.axvline(data.zero_unstable_above, color="w", lw=1.0, ls=":")
     ax.set_xlabel(r"$a_h$")
     ax.set_ylabel(r"$a_r$")
     ax.set_ylim(float(data.a_r.min()), float(data.a_r.max()))
-    ax.set_title("GRU fixed points: blue 0, green 2, orange 1 nonzero")
+    ax.set_title(rf"GRU fixed points ($b_r$ = {data.b_r:g})", fontsize=10)
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    handles = [
+        Patch(color="#4c72b0", label="zero FP only"),
+        Patch(color="#dd8452", label="one nonzero branch"),
+        Patch(color="#55a868", label="two nonzero branches"),
+        Patch(color="k", alpha=0.35, label=r"marginal: $\rho_0^2 < 1/\alpha$"),
+        Line2D([], [], color="w", ls=":", label=rf"zero FP unstable: $a_h > {data.zero_unstable_above:.3g}$"),
+    ]
     if data.bifurcation_curve:
-        ax.legend(loc="upper right")
+        handles.append(Line2D([], [], color="b", ls="--", label=r"$a_r^*(a_h)$"))
+    ax.legend(handles=handles, loc="upper right", fontsize=6, framealpha=0.85)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
