@@ -190,7 +190,12 @@ def figure_s1(out: Path, *, full: bool = False) -> dict[str, Any]:
         summary[name] = [p.__dict__ for p in points]
         for g in gs:
             for row, attr in enumerate(["epochs_to_5pct", "delta_w_norm", "w_norm", "functional_rank"]):
-                means = [np.mean([getattr(p, attr) for p in points if p.N == N and p.g == g]) for N in Ns]
+                # -1 marks "never reached 5%": such runs are left out of the mean (a missing point
+                # when no seed learned), never drawn as the value -1
+                means = [
+                    np.mean([v for p in points if p.N == N and p.g == g if (v := getattr(p, attr)) != -1] or [np.nan])
+                    for N in Ns
+                ]
                 axes[row, col].plot(Ns, means, "o-", label=f"g={g}")
                 axes[row, col].set_xscale("log")
                 axes[row, col].set_ylabel(attr)
