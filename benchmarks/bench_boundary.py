@@ -51,7 +51,7 @@ def main() -> None:
     )
 
     solution, t_dmft = timed(lambda: steady_state(arch, PARAMS, seed=0))
-    steady = LocalSample.from_arrays(solution.sample(4000, 0))
+    steady = solution.local_sample(4000, 0)
     curve2, t_curve2 = timed(lambda: spectral_curve(evaluator(bnd, steady, PARAMS), n_angles=720))
     theory = t_dmft + t_curve2
     print(

@@ -171,7 +171,6 @@ class Boundary:
     form: str
     spectral_function: sympy.Expr | None
     independence: Independence | None
-    rank_one_weights: tuple[sympy.Expr, ...] | None
 
     @property
     def architecture(self) -> Architecture:
@@ -184,12 +183,6 @@ class Boundary:
     @property
     def scales(self) -> tuple[sympy.Expr, ...]:
         return tuple(f.variance for f in self.linearization.fields)
-
-    def equation(self) -> sympy.Expr:
-        """Left-hand side ``X`` of the edge equation ``X = 1``."""
-        if self.spectral_function is not None:
-            return self.spectral_function
-        return sympy.Function("rho")(self.L)
 
     def latex(self) -> str:
         display = self.architecture.local_form.display
@@ -342,7 +335,6 @@ def boundary(
         form, spectral = "rank-one", rho
     elif K <= MAX_DETERMINANT_FIELDS:
         form, spectral = "determinant", _one_minus_det(L)
-        weights = None
     else:
         form, spectral = "perron", None
     return Boundary(
@@ -353,7 +345,6 @@ def boundary(
         form=form,
         spectral_function=spectral,
         independence=independence,
-        rank_one_weights=None if weights is None else tuple(weights),
     )
 
 

@@ -127,12 +127,10 @@ def _dmft_curve(name: str, params: dict[str, float], tolerance: float) -> Callab
 
     def run(profile: str, backend: str) -> Outcome:
         from .mft import steady_state
-        from .spectrum import LocalSample
 
         n = _size(profile, 1000, 2000)
         arch = builtin(name)
-        solution = steady_state(arch, params, seed=1)
-        sample = LocalSample.from_arrays(solution.sample(4000, 1), source="steady")
+        sample = steady_state(arch, params, seed=1).local_sample(4000, 1)
         comparison = compare_with_simulation(
             arch, params, N=n, steps=300, seed=11, ensemble=3, state=sample, n_angles=360, backend=backend
         )

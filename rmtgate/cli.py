@@ -137,10 +137,8 @@ def steady_state_sample(
 ) -> LocalSample:
     """Pure theory: the joint one-time local variables drawn from the steady-state DMFT."""
     from .mft import steady_state
-    from .spectrum import LocalSample
 
-    solution = steady_state(arch, params, seed=seed)
-    return LocalSample.from_arrays(solution.sample(size, seed), source="steady")
+    return steady_state(arch, params, seed=seed).local_sample(size, seed)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

@@ -70,7 +70,8 @@ class CompiledStep:
 
 def _matvec(matrix: Any, vector: Any, like: Any) -> Any:
     # a constant presynaptic vector (e.g. u = 1) comes back from lambdify as a scalar
-    vector = vector + 0 * like
+    if getattr(vector, "shape", ()) != getattr(like, "shape", None):
+        vector = vector + 0 * like
     if getattr(matrix, "ndim", 2) == 3:
         return (matrix @ vector[..., None])[..., 0]
     return matrix @ vector

@@ -58,11 +58,12 @@ def draw_spectrum(
         ax.set_title(title, fontsize=9)
 
 
-def _save(fig: Any, path: str | Path) -> Path:
+def save_figure(fig: Any, path: str | Path, **savefig: Any) -> Path:
+    """Lay out, write (creating folders) and close a matplotlib figure."""
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
+    fig.savefig(path, **savefig)
     _pyplot().close(fig)
     return path
 
@@ -79,7 +80,7 @@ def save_spectrum(
     draw_spectrum(ax, curve, eigenvalues, title=title)
     if eigenvalues is not None:
         ax.legend(loc="upper right", fontsize=7)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def save_panels(
@@ -95,4 +96,4 @@ def save_panels(
         draw_spectrum(ax, curve, eigenvalues, title=title)
     for ax in list(axes.flat)[len(panels) :]:
         ax.axis("off")
-    return _save(fig, path)
+    return save_figure(fig, path)

@@ -123,18 +123,19 @@ def _array_module(x: Any) -> Any:
 
 def _numpy_sigmoid(x: Any) -> Any:
     np = _array_module(x)
-    # exp of a large negative argument overflows with a warning; the two-branch form does not
-    return np.where(x >= 0, 1.0 / (1.0 + np.exp(-np.abs(x))), np.exp(-np.abs(x)) / (1.0 + np.exp(-np.abs(x))))
+    # exp of a large negative argument overflows with a warning; exp(-|x|) never does
+    decay = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0, decay) / (1.0 + decay)
 
 
 def _numpy_boxcar(x: Any) -> Any:
     np = _array_module(x)
-    return (np.abs(x) < 1).astype(np.result_type(x, np.float64))
+    return (np.abs(x) < 1).astype(np.result_type(x, np.float32))  # float32 stays float32
 
 
 def _numpy_step(x: Any) -> Any:
     np = _array_module(x)
-    return (x > 0).astype(np.result_type(x, np.float64))
+    return (x > 0).astype(np.result_type(x, np.float32))
 
 
 def _numpy_hardtanh(x: Any) -> Any:

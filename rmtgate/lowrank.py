@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ParameterError, expected
+from .figures import save_figure
 from .tasks import Batch, Task, generate, register_structure
 from .training import Network, TrainingRun, loss, train
 
@@ -203,9 +204,7 @@ def figure_s1(out: Path, *, full: bool = False) -> dict[str, Any]:
     axes[0, 0].legend()
     for ax in axes[-1]:
         ax.set_xlabel("N")
-    fig.tight_layout()
-    fig.savefig(out / "s1.png", dpi=100)
-    plt.close(fig)
+    save_figure(fig, out / "s1.png", dpi=100)
     return summary
 
 
@@ -237,9 +236,7 @@ def figure_s2(out: Path, *, full: bool = False) -> dict[str, Any]:
         axes[row, 1].set_title(f"{name}: SVs of W")
         axes[row, 0].legend()
     axes[0, 2].legend()
-    fig.tight_layout()
-    fig.savefig(out / "s2.png", dpi=100)
-    plt.close(fig)
+    save_figure(fig, out / "s2.png", dpi=100)
     return summary
 
 
@@ -271,9 +268,7 @@ def figure_s3(out: Path, *, full: bool = False) -> dict[str, Any]:
         axes[0, col].set_title(f"loss, ẑ={zhat}")
         axes[0, col].legend()
     axes[1, 0].legend()
-    fig.tight_layout()
-    fig.savefig(out / "s3.png", dpi=100)
-    plt.close(fig)
+    save_figure(fig, out / "s3.png", dpi=100)
     return summary
 
 
@@ -312,9 +307,7 @@ def figure_s4(out: Path, *, full: bool = False) -> dict[str, Any]:
         ax.axhline(1.0, color="grey", ls="--")
         ax.legend()
     axes[0].legend()
-    fig.tight_layout()
-    fig.savefig(out / "s4.png", dpi=100)
-    plt.close(fig)
+    save_figure(fig, out / "s4.png", dpi=100)
     return summary
 
 
@@ -348,9 +341,7 @@ def figure_s5(out: Path, *, full: bool = False) -> dict[str, Any]:
         axes[1].plot(ev.real, ev.imag, ".", ms=3, label=f"g={g}")
     axes[0].legend()
     axes[1].legend()
-    fig.tight_layout()
-    fig.savefig(out / "s5.png", dpi=100)
-    plt.close(fig)
+    save_figure(fig, out / "s5.png", dpi=100)
     return summary
 
 

@@ -32,7 +32,7 @@ import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import mpmath
 import numpy as np
@@ -46,6 +46,9 @@ from .errors import ConvergenceError, DerivationError, ParameterError, expected
 from .functions import boxcar, hardtanh, relu, step
 from .parameters import check_integer, resolve_parameters
 from .quadrature import expect_nd, mp_expect
+
+if TYPE_CHECKING:
+    from .spectrum import LocalSample
 
 # ============================================================================ symbolic system
 
@@ -886,6 +889,12 @@ class SteadyState:
         total = next(iter(locals_.values())).size
         pick = rng.choice(total, size=n, replace=n > total)
         return {k: v.ravel()[pick] for k, v in locals_.items()}
+
+    def local_sample(self, n: int, seed: int | np.random.Generator) -> LocalSample:
+        """:meth:`sample` as the :class:`~rmtgate.spectrum.LocalSample` the boundary averages over."""
+        from .spectrum import LocalSample
+
+        return LocalSample.from_arrays(self.sample(n, seed), source="steady")
 
 
 class _DMFTRunner:

@@ -86,11 +86,6 @@ class OperatorPolynomial:
                 out.append((word_a + word_b, (*diag_a[:-1], joint, *diag_b[1:])))
         return OperatorPolynomial(tuple(out), self.constants | other.constants)
 
-    @property
-    def terms(self) -> tuple[Word, ...]:
-        return self.words
-
-    # ---------------------------------------------------------------- canonical form
     def canonical(self) -> dict[tuple[str, ...], sympy.Expr]:
         """Matrix sequence → coefficient in position-tagged symbols (exact, canonical)."""
         out: dict[tuple[str, ...], sympy.Expr] = {}
@@ -118,10 +113,6 @@ class OperatorPolynomial:
 
     def equals(self, other: OperatorPolynomial) -> bool:
         return (self - other).is_zero()
-
-    @property
-    def degree(self) -> int:
-        return max((len(w) for w, _ in self.words), default=0)
 
     def separated_terms(self) -> list[tuple[tuple[str, ...], list[sympy.Expr]]]:
         """Words with terms that share every factor but one collected (``aUb + aUc = aU(b+c)``)."""

@@ -608,11 +608,6 @@ def _outer_radius(ev: _Base, center: float, angles: np.ndarray) -> float:
     raise ConvergenceError("No radius found outside the spectral support", residual=float(r), iterations=60)
 
 
-def f_subset(f: Callable[..., np.ndarray], x: np.ndarray, index: np.ndarray) -> np.ndarray:
-    """Call a bracket function on the subset ``index`` of brackets."""
-    return f(x, index)
-
-
 def _illinois(
     f: Callable[..., np.ndarray],
     lo: np.ndarray,
@@ -632,7 +627,7 @@ def _illinois(
         mid = (a_lo * a_fhi - a_hi * a_flo) / (a_fhi - a_flo)
         bad = ~np.isfinite(mid) | (mid <= np.minimum(a_lo, a_hi)) | (mid >= np.maximum(a_lo, a_hi))
         mid = np.where(bad, 0.5 * (a_lo + a_hi), mid)
-        f_mid = f_subset(f, mid, active)
+        f_mid = f(mid, active)
         left = np.sign(f_mid) == np.sign(a_flo)
         stale = side[active]
         # Illinois: halve the value at the end that was kept twice in a row

@@ -434,16 +434,10 @@ def train(
 
 # ------------------------------------------------------------------------------------------ CLI
 def _parse_params(items: list[str] | None) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for item in items or []:
-        for part in item.split(","):
-            name, sep, value = part.partition("=")
-            if not sep:
-                raise ParameterError(expected("NAME=VALUE", "-p", part))
-            try:
-                out[name.strip()] = float(value)
-            except ValueError:
-                raise ParameterError(expected(f"a number for {name.strip()}", name.strip(), value)) from None
+    """``-p g=0.9`` (also ``-p g=0.9,x=1``): the shared parser, restricted to ``g``."""
+    from .cli import parse_parameters
+
+    out = parse_parameters([part for item in items or [] for part in item.split(",")])
     unknown = set(out) - {"g"}
     if unknown:
         raise ParameterError(expected("the parameter g", "parameter", sorted(unknown)[0]))
