@@ -12,10 +12,12 @@ import time
 import numpy as np
 
 import rmtgate
-from rmtgate.derive import derive
-from rmtgate.mft import steady_state
-from rmtgate.simulate import jacobian_eigvals, simulate
-from rmtgate.spectrum import LocalSample, evaluator, spectral_curve
+from rmtgate.mft.dmft import steady_state
+from rmtgate.numerics.curves import spectral_curve
+from rmtgate.numerics.evaluators import evaluator
+from rmtgate.numerics.samples import LocalSample
+from rmtgate.simulation.simulate import jacobian_eigvals, simulate
+from rmtgate.symbolic.derive import derive
 
 PARAMS = {"a_h": 3.0, "a_z": 1.0, "a_r": 1.0}
 

@@ -18,7 +18,7 @@ SNIPPET = """
 import time
 t0 = time.perf_counter()
 import rmtgate
-from rmtgate.derive import derive
+from rmtgate.symbolic.derive import derive
 t1 = time.perf_counter()
 derive(rmtgate.{name}(), cache_dir={cache!r})
 t2 = time.perf_counter()

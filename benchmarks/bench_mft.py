@@ -8,7 +8,10 @@ from __future__ import annotations
 import time
 
 from rmtgate import gru
-from rmtgate.mft import fixed_point_system, fixed_points, gru_closed_dmft, steady_state
+from rmtgate.mft.closed import gru_closed_dmft
+from rmtgate.mft.dmft import steady_state
+from rmtgate.mft.fixed_points import fixed_points
+from rmtgate.mft.system import fixed_point_system
 
 
 def main() -> None:

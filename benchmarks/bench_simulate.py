@@ -18,10 +18,10 @@ from collections.abc import Callable
 from typing import Any
 
 import rmtgate
-from rmtgate.backends import Backend, get_backend
-from rmtgate.compile import compile_step
 from rmtgate.errors import BackendUnavailable
-from rmtgate.simulate import jacobian_eigvals, jacobian_matrices, simulate
+from rmtgate.numerics.compile import compile_step
+from rmtgate.simulation.backends import Backend, get_backend
+from rmtgate.simulation.simulate import jacobian_eigvals, jacobian_matrices, simulate
 
 PARAMS = {"a_z": 1.0, "a_r": 1.0, "a_h": 3.0, "b_z": 0.0, "b_r": 0.0, "b_h": 0.0}  # Fig. 1c of [G]
 

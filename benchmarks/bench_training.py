@@ -19,10 +19,10 @@ import time
 
 import numpy as np
 
-from rmtgate.backends import get_backend
 from rmtgate.errors import BackendUnavailable
-from rmtgate.tasks import generate
-from rmtgate.training import train
+from rmtgate.simulation.backends import get_backend
+from rmtgate.training.bptt import train
+from rmtgate.training.tasks import generate
 
 
 def rmtgate_epochs_per_second(N: int, epochs: int, backend: str = "numpy") -> float:

@@ -1,8 +1,8 @@
 """rmtgate: random-matrix and mean-field theory of gated recurrent networks, as software."""
 
-from .architecture import Architecture, Field, LocalForm, MatVec, RandomMatrix, declare
-from .builtins import builtin, ctrnn, gru, lstm, mgu, vanilla
-from .spec import load_spec, loads_spec
+from rmtgate.symbolic.architecture import Architecture, Field, LocalForm, MatVec, RandomMatrix, declare
+from rmtgate.symbolic.builtins import builtin, ctrnn, gru, lstm, mgu, vanilla
+from rmtgate.symbolic.spec import load_spec, loads_spec
 
 __version__ = "0.1.0"
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from .spectrum import SpectralCurve
+from rmtgate.numerics.curves import SpectralCurve
 
 
 def _pyplot() -> Any:

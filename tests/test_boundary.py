@@ -7,11 +7,18 @@ import pytest
 import sympy
 
 import rmtgate
-from rmtgate.architecture import local_symbol, parameter_symbol, variance_symbol
-from rmtgate.boundary import LAMBDA_BAR, Expectation, boundary, expectation, local_symbols, mean_field_independence
-from rmtgate.derive import derive
-from rmtgate.functions import sigmoid
-from rmtgate.linearization import LAMBDA
+from rmtgate.symbolic.architecture import local_symbol, parameter_symbol, variance_symbol
+from rmtgate.symbolic.boundary import (
+    LAMBDA_BAR,
+    Expectation,
+    boundary,
+    expectation,
+    local_symbols,
+    mean_field_independence,
+)
+from rmtgate.symbolic.derive import derive
+from rmtgate.symbolic.functions import sigmoid
+from rmtgate.symbolic.linearization import LAMBDA
 
 lam, lam_bar = LAMBDA, LAMBDA_BAR
 
@@ -140,7 +147,7 @@ def test_expectation_nodes_print() -> None:
 
 
 def test_gru_bounding_curves_drop_the_fixed_point_residual_column() -> None:
-    from rmtgate.boundary import bounding_curves
+    from rmtgate.symbolic.boundary import bounding_curves
 
     bnd = boundary(derive(rmtgate.gru()).linearization)
     curves = bounding_curves(bnd)

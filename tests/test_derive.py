@@ -12,10 +12,10 @@ import pytest
 import sympy
 
 import rmtgate
-from rmtgate.architecture import Architecture, MatVec, RandomMatrix
-from rmtgate.cli import main
-from rmtgate.derive import _cache_path, _store, derive
+from rmtgate.cli.main import main
 from rmtgate.errors import ArchitectureError
+from rmtgate.symbolic.architecture import Architecture, MatVec, RandomMatrix
+from rmtgate.symbolic.derive import _cache_path, _store, derive
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,7 +31,7 @@ def test_derive_returns_every_stage(tmp_path: Path) -> None:
 
 def test_cache_round_trip_and_corrupt_entries(tmp_path: Path) -> None:
     arch = rmtgate.lstm()
-    rmtgate.derive._MEMORY.clear()
+    rmtgate.symbolic.derive._MEMORY.clear()
     first = derive(arch, cache_dir=tmp_path)
     path = _cache_path(arch, tmp_path)
     assert path.exists()
@@ -39,7 +39,7 @@ def test_cache_round_trip_and_corrupt_entries(tmp_path: Path) -> None:
     assert again.linearization.A == first.linearization.A
     # a truncated entry (as from a crash mid-write without atomic rename) is ignored and rewritten
     path.write_bytes(path.read_bytes()[:100])
-    rmtgate.derive._MEMORY.clear()  # force the disk path
+    rmtgate.symbolic.derive._MEMORY.clear()  # force the disk path
     recomputed = derive(arch, cache_dir=tmp_path)
     assert recomputed.linearization.A == first.linearization.A
     assert pickle.loads(path.read_bytes()).architecture == arch

@@ -8,13 +8,13 @@ import sympy
 from hypothesis import HealthCheck, given, settings
 
 import rmtgate
-from rmtgate.architecture import local_symbol, parameter_symbol
-from rmtgate.compile import compile_step
-from rmtgate.functions import sigmoid
-from rmtgate.jacobian import jacobian
-from rmtgate.linearization import LAMBDA, linearize
-from rmtgate.operators import OperatorPolynomial
-from rmtgate.strategies import architecture_specs
+from rmtgate.numerics.compile import compile_step
+from rmtgate.symbolic.architecture import local_symbol, parameter_symbol
+from rmtgate.symbolic.functions import sigmoid
+from rmtgate.symbolic.jacobian import jacobian
+from rmtgate.symbolic.linearization import LAMBDA, linearize
+from rmtgate.symbolic.operators import OperatorPolynomial
+from rmtgate.verification.strategies import architecture_specs
 
 D = OperatorPolynomial.diagonal
 U = OperatorPolynomial.matrix
@@ -88,7 +88,7 @@ def test_schur_check_detects_a_wrong_linearization() -> None:
     lin = linearize(arch)
     wrong_c = lin.C.as_mutable()
     wrong_c[2, 0] = 2 * wrong_c[2, 0]  # double ∂u_h/∂h
-    from rmtgate.linearization import _resolvent_operand, _schur_complement
+    from rmtgate.symbolic.linearization import _resolvent_operand, _schur_complement
 
     operand = _resolvent_operand(lin.A, lin.B, wrong_c, lin.I_lambda, lin.matrix_names, LAMBDA)
     schur = _schur_complement(operand, 1)[0][0]

@@ -12,7 +12,7 @@ import matplotlib
 import pytest
 
 import rmtgate
-from rmtgate.derive import derive
+from rmtgate.symbolic.derive import derive
 
 matplotlib.use("Agg")
 

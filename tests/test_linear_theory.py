@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import sympy
 
-from rmtgate import linear_theory as lt
 from rmtgate.errors import DerivationError, ParameterError
+from rmtgate.training import linear_theory as lt
 
 
 @pytest.mark.parametrize("g", [0.3, 0.6])

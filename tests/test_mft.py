@@ -12,14 +12,11 @@ from scipy import integrate, optimize
 
 from rmtgate import declare, gru, lstm, vanilla
 from rmtgate.errors import ConvergenceError, ParameterError
-from rmtgate.mft import (
-    FixedPoint,
-    fixed_point_system,
-    fixed_points,
-    gru_closed_dmft,
-    steady_state,
-)
-from rmtgate.quadrature import expect, expect_nd, hermite_rule, mp_expect, normal_rule
+from rmtgate.mft.closed import gru_closed_dmft
+from rmtgate.mft.dmft import steady_state
+from rmtgate.mft.fixed_points import FixedPoint, fixed_points
+from rmtgate.mft.system import fixed_point_system
+from rmtgate.numerics.quadrature import expect, expect_nd, hermite_rule, mp_expect, normal_rule
 
 
 def sig(x: float) -> float:

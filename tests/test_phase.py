@@ -15,18 +15,16 @@ import pytest
 import sympy
 
 from rmtgate import gru
+from rmtgate.cli.mft import add_mft_commands
+from rmtgate.cli.phase import add_phase_commands
 from rmtgate.errors import ParameterError
-from rmtgate.mft import add_mft_commands, fixed_points
-from rmtgate.phase import (
-    add_phase_commands,
+from rmtgate.mft.fixed_points import fixed_points
+from rmtgate.mft.marginal import gru_nonzero_fixed_point, gru_rho0_squared_mp, log_excess, pinching_exponent
+from rmtgate.mft.phase import (
     bifurcation_ar,
     count_nonzero_fixed_points,
-    gru_nonzero_fixed_point,
-    gru_rho0_squared_mp,
-    log_excess,
     perturbative_series,
     phase_diagram,
-    pinching_exponent,
     plot_phase_diagram,
 )
 

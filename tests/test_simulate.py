@@ -18,12 +18,12 @@ import pytest
 import sympy
 
 import rmtgate
-from rmtgate.backends import get_backend
-from rmtgate.compile import compile_step
 from rmtgate.errors import BackendUnavailable, ParameterError, StateError
-from rmtgate.functions import sigmoid
-from rmtgate.jacobian import jacobian
-from rmtgate.simulate import SimulationResult, jacobian_eigvals, jacobian_matrices, simulate
+from rmtgate.numerics.compile import compile_step
+from rmtgate.simulation.backends import get_backend
+from rmtgate.simulation.simulate import SimulationResult, jacobian_eigvals, jacobian_matrices, simulate
+from rmtgate.symbolic.functions import sigmoid
+from rmtgate.symbolic.jacobian import jacobian
 
 BUILTINS = ["vanilla", "gru", "lstm", "ctrnn", "mgu"]
 
@@ -321,8 +321,8 @@ def test_importing_and_simulating_on_numpy_never_imports_cupy() -> None:
                 return None
 
         sys.meta_path.insert(0, NoCupy())
-        import rmtgate, rmtgate.backends
-        from rmtgate.simulate import jacobian_eigvals, simulate
+        import rmtgate, rmtgate.simulation.backends
+        from rmtgate.simulation.simulate import jacobian_eigvals, simulate
         result = simulate(rmtgate.gru(), {"a_z": 1, "a_r": 1, "a_h": 1}, N=8, steps=2, seed=0)
         jacobian_eigvals(result)
         assert "cupy" not in sys.modules
@@ -404,7 +404,7 @@ def test_cupy_code_path_matches_numpy_with_a_numpy_stand_in() -> None:
         install()
         import numpy as np
         import rmtgate
-        from rmtgate.simulate import simulate, jacobian_eigvals, jacobian_matrices
+        from rmtgate.simulation.simulate import simulate, jacobian_eigvals, jacobian_matrices
         arch = rmtgate.lstm()
         params = {"a_f": 1.0, "a_i": 1.5, "a_o": 0.8, "a_h": 2.0, "b_f": 0.3}
         runs = [simulate(arch, params, N=30, steps=5, seed=3, ensemble=2, backend=b, record=("h",))

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 
 import rmtgate
 from rmtgate.errors import ArchitectureError
-from rmtgate.strategies import architecture_specs
+from rmtgate.verification.strategies import architecture_specs
 
 DOCS_EXAMPLE = Path(__file__).resolve().parents[1] / "docs" / "examples" / "mgu.toml"
 

@@ -9,10 +9,12 @@ from hypothesis import strategies as st
 from scipy.special import expit
 
 import rmtgate
-from rmtgate.boundary import boundary
-from rmtgate.derive import derive
 from rmtgate.errors import ParameterError, StateError
-from rmtgate.spectrum import EVALUATORS, LocalSample, contains, evaluator, spectral_curve, theory, zero_state
+from rmtgate.numerics.curves import contains, spectral_curve, theory
+from rmtgate.numerics.evaluators import EVALUATORS, evaluator
+from rmtgate.numerics.samples import LocalSample, zero_state
+from rmtgate.symbolic.boundary import boundary
+from rmtgate.symbolic.derive import derive
 
 biases = st.floats(min_value=-3.0, max_value=3.0, allow_nan=False)
 scales = st.floats(min_value=0.2, max_value=5.0, allow_nan=False)

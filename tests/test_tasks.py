@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rmtgate.errors import ParameterError, RmtgateError
-from rmtgate.tasks import FLIPFLOP, MANTE, ROMO, SIMPLE, TASKS, Task, generate, get_task, register_task
+from rmtgate.training.tasks import FLIPFLOP, MANTE, ROMO, SIMPLE, TASKS, Task, generate, get_task, register_task
 
 seeds = st.integers(min_value=0, max_value=2**32 - 1)
 dts = st.sampled_from([0.5, 0.25, 1.0])

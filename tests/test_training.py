@@ -10,9 +10,7 @@ import numpy as np
 import pytest
 
 from rmtgate.errors import BackendUnavailable, ParameterError, RmtgateError
-from rmtgate.lowrank import functional_rank, shuffled_loss, truncate, truncation_losses
-from rmtgate.tasks import SIMPLE, generate
-from rmtgate.training import (
+from rmtgate.training.bptt import (
     TrainingRun,
     add_training_commands,
     forward,
@@ -21,6 +19,8 @@ from rmtgate.training import (
     loss_and_gradients,
     train,
 )
+from rmtgate.training.lowrank import functional_rank, shuffled_loss, truncate, truncation_losses
+from rmtgate.training.tasks import SIMPLE, generate
 
 
 @pytest.mark.parametrize(

@@ -12,10 +12,11 @@ from __future__ import annotations
 import pytest
 
 import rmtgate
-from rmtgate.compare import network_sample
-from rmtgate.derive import derive
-from rmtgate.simulate import simulate
-from rmtgate.spectrum import bounding_evaluators, evaluator, spectral_curve
+from rmtgate.numerics.curves import bounding_evaluators, spectral_curve
+from rmtgate.numerics.evaluators import evaluator
+from rmtgate.simulation.simulate import simulate
+from rmtgate.symbolic.derive import derive
+from rmtgate.verification.compare import network_sample
 
 
 @pytest.mark.parametrize(("a_z", "a_r"), [(10, 1), (10, 10), (1, 1)])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from rmtgate.checks import checks_for
+from rmtgate.verification.checks import checks_for
 
 CI_CHECKS = checks_for("ci")
 

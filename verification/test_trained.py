@@ -22,9 +22,9 @@ import math
 import numpy as np
 import pytest
 
-from rmtgate import linear_theory as lt
-from rmtgate.lowrank import epochs_to_fraction, functional_rank, truncation_losses
-from rmtgate.training import train
+from rmtgate.training import linear_theory as lt
+from rmtgate.training.bptt import train
+from rmtgate.training.lowrank import epochs_to_fraction, functional_rank, truncation_losses
 
 G, ZHAT = 0.5, 0.5  # Table S1 simple task, g in the range of [S] Fig. 3
 X_END = 0.3  # x = β²τ; third-order remainders ~ x⁴ ≈ 1% of ẑ
@@ -138,7 +138,7 @@ def test_flipflop_N256_trains_below_5_percent_within_budget(g: float) -> None:
 @pytest.mark.slow
 def test_trained_connectivity_is_low_rank_flipflop() -> None:
     # [S §3]: functional rank a handful; truncating ΔW is much gentler than truncating W (g > 0)
-    from rmtgate.lowrank import evaluation_batch
+    from rmtgate.training.lowrank import evaluation_batch
 
     run = train("flipflop", g=0.9, N=256, epochs=1000, seed=1)
     assert run.loss_final < 0.05 * run.loss_initial

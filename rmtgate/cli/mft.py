@@ -1,0 +1,69 @@
+"""mft: from the former rmtgate/mft.py (see the package docstring)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import TYPE_CHECKING, Any
+
+import mpmath
+
+from rmtgate.mft.dmft import steady_state
+from rmtgate.mft.fixed_points import fixed_points
+from rmtgate.mft.system import fixed_point_system
+
+if TYPE_CHECKING:
+    pass
+
+
+# ============================================================================ CLI
+
+
+def _cmd_mft(args: argparse.Namespace) -> int:
+    from rmtgate.cli.main import parse_parameters, resolve_architecture
+
+    arch = resolve_architecture(args.architecture)
+    params = parse_parameters(args.param)
+    if args.steady_state:
+        result = steady_state(arch, params, trajectories=args.trajectories, steps=args.steps, seed=args.seed)
+        payload: dict[str, Any] = {"architecture": arch.name, "parameters": result.parameters}
+        payload.update(result.summary())
+        if args.json:
+            print(json.dumps(payload))
+        else:
+            print(f"{arch.name}: steady-state C0 = {result.C0} after {result.iterations} iterations")
+        return 0
+    solutions = fixed_points(arch, params, dps=args.dps)
+    rows = []
+    for fp in solutions:
+        row = fp.summary()
+        if args.dps is not None and fp.exact is not None:
+            row["exact"] = {k: mpmath.nstr(v, args.dps) for k, v in fp.exact.items()}
+        rows.append(row)
+    if args.json:
+        first = arch.local_form.state[0].name
+        for row in rows:
+            row.setdefault("C_h", row[f"C_{first}"])
+        print(json.dumps({"architecture": arch.name, "parameters": solutions[0].parameters, "solutions": rows}))
+    else:
+        print(fixed_point_system(arch).latex())
+        for row in rows:
+            moments = ", ".join(f"C_{k}={v:.10g}" for k, v in row["C"].items())
+            print(f"  {moments}  rho_0={row['rho_0']}  stable={row['stable']} ({row['stability_rule']})")
+    return 0
+
+
+def add_mft_commands(subparsers: Any) -> None:
+    """Register ``mft ARCH -p name=value ... [--fixed-point | --steady-state] [--json]``."""
+    p = subparsers.add_parser("mft", help="mean-field theory: fixed points (default) or steady-state DMFT")
+    p.add_argument("architecture", help="built-in name (vanilla, gru, lstm, ctrnn, mgu) or spec.toml")
+    p.add_argument("-p", "--param", action="append", metavar="NAME=VALUE", help="parameter value (repeatable)")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--fixed-point", action="store_true", help="all fixed-point solutions (default)")
+    mode.add_argument("--steady-state", action="store_true", help="steady-state DMFT by Monte Carlo")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--dps", type=int, default=None, help="refine fixed points with mpmath at this many digits")
+    p.add_argument("--trajectories", type=int, default=1000, help="DMFT Monte Carlo paths")
+    p.add_argument("--steps", type=int, default=400, help="DMFT stationary steps per path")
+    p.add_argument("--seed", type=int, default=0, help="DMFT random seed")
+    p.set_defaults(handler=_cmd_mft)

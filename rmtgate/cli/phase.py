@@ -1,0 +1,57 @@
+"""phase: from the former rmtgate/phase.py (see the package docstring)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+import numpy as np
+
+from rmtgate.errors import ParameterError, expected
+from rmtgate.mft.phase import phase_diagram, plot_phase_diagram
+from rmtgate.symbolic.builtins import gru
+
+# ============================================================================ CLI
+
+
+def _cmd_phase(args: argparse.Namespace) -> int:
+    from rmtgate.cli.main import resolve_architecture
+
+    arch = resolve_architecture(args.architecture)
+    if arch.spec_hash() != gru().spec_hash():
+        raise ParameterError(
+            expected("the built-in GRU (the phase diagram is a GRU result)", "architecture", arch.name)
+        )
+    ah = np.linspace(args.ah_min, args.ah_max, args.n_ah)
+    ar = np.linspace(args.ar_min, args.ar_max, args.n_ar)
+    data = phase_diagram(ah, ar, b_r=args.b_r, beta=args.beta, curve_points=args.curve_points)
+    if args.plot:
+        plot_phase_diagram(data, args.plot)
+    if args.json:
+        print(json.dumps(data.summary()))
+    else:
+        print("bifurcation curve a_r*(a_h):")
+        for h, r in data.bifurcation_curve:
+            print(f"  a_h={h:.4f}  a_r*={r:.6f}")
+        if args.plot:
+            print(f"plot written to {args.plot}")
+    return 0
+
+
+def add_phase_commands(subparsers: Any) -> None:
+    """Register ``phase-diagram gru [--plot FILE] [--json]`` on an argparse subparsers object."""
+    p = subparsers.add_parser("phase-diagram", help="GRU fixed-point phase diagram in (a_h, a_r) [G Fig. 2]")
+    p.add_argument("architecture", help="gru (the phase diagram is specific to the GRU)")
+    p.add_argument("--plot", metavar="FILE", help="write the figure (PNG, PDF, SVG)")
+    p.add_argument("--json", action="store_true", help="print the data as JSON")
+    p.add_argument("--b-r", dest="b_r", type=float, default=0.0, help="reset-gate bias b_r (default 0)")
+    p.add_argument("--beta", type=float, default=0.0, help="b_z / a_z for the marginal-stability region [G 28]")
+    p.add_argument("--ah-min", type=float, default=1.0)
+    p.add_argument("--ah-max", type=float, default=3.0)
+    p.add_argument("--n-ah", type=int, default=21)
+    p.add_argument("--ar-min", type=float, default=0.0)
+    p.add_argument("--ar-max", type=float, default=10.0)
+    p.add_argument("--n-ar", type=int, default=21)
+    p.add_argument("--curve-points", type=int, default=8, help="points on the bifurcation curve")
+    p.set_defaults(handler=_cmd_phase)

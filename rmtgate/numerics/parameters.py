@@ -1,0 +1,72 @@
+"""Numeric parameter values for an architecture: checked, completed with defaults, typed errors."""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import sympy
+
+from rmtgate.errors import ParameterError, expected
+from rmtgate.symbolic.architecture import Architecture
+
+
+def required_parameters(arch: Architecture) -> tuple[sympy.Symbol, ...]:
+    """Parameters without a default: the scales ``a_k`` of the random matrices."""
+    return arch.variance_parameters
+
+
+def resolve_parameters(arch: Architecture, values: Mapping[str, Any], *, defaults: bool = True) -> dict[str, float]:
+    """Check ``values`` against ``arch.parameters`` and fill defaults.
+
+    Matrix scales (``a_k``) are required and must be finite and non-negative; every other
+    parameter (bias means, bias variances, constants) defaults to 0 when ``defaults`` is on.
+    Unknown names, NaN and infinities raise :class:`ParameterError` naming the parameter.
+    """
+    known = {p.name: p for p in arch.parameters}
+    scales = {p.name for p in required_parameters(arch)}
+    bias_variances = {v.name for _, v in arch.bias_variances if isinstance(v, sympy.Symbol)}
+    out: dict[str, float] = {}
+    for name, raw in values.items():
+        if name not in known:
+            raise ParameterError(expected(f"a parameter of {arch.name} ({sorted(known)})", "parameter", name))
+        try:
+            value = float(raw)
+        except (TypeError, ValueError):
+            raise ParameterError(expected(f"a real number for {name}", name, raw)) from None
+        if not math.isfinite(value):
+            raise ParameterError(expected(f"a finite value for {name}", name, raw))
+        if (name in scales or name in bias_variances) and value < 0:
+            raise ParameterError(expected(f"a non-negative value for {name}", name, raw))
+        out[name] = value
+    for name in sorted(known):
+        if name in out:
+            continue
+        if name in scales or not defaults:
+            raise ParameterError(expected(f"a value for the parameter {name} of {arch.name}", "missing", name))
+        out[name] = 0.0
+    return out
+
+
+def as_array(value: Any, name: str) -> np.ndarray:
+    array = np.asarray(value, dtype=float)
+    if not np.all(np.isfinite(array)):
+        raise ParameterError(expected(f"finite values for {name}", name, value))
+    return array
+
+
+def check_integer(value: Any, name: str, minimum: int) -> int:
+    """An integer argument ``>= minimum`` (bools and floats rejected), else :class:`ParameterError`."""
+    message = expected(f"an integer {name} >= {minimum}", name, value)
+    if isinstance(value, bool):
+        raise ParameterError(message)
+    try:
+        number = operator.index(value)
+    except TypeError:
+        raise ParameterError(message) from None
+    if number < minimum:
+        raise ParameterError(message)
+    return number

@@ -1,0 +1,150 @@
+"""The derivation chain in one place: ``Architecture → Jacobian → Linearization → ...``.
+
+:func:`derive` runs every stage and returns a :class:`Derivation` whose attributes are the
+stages' results, each inspectable and printable as LaTeX.  Results are cached on disk, keyed
+by a hash of the architecture's canonical text and of the engine version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sympy
+
+from rmtgate.symbolic.architecture import Architecture
+from rmtgate.symbolic.boundary import Boundary, boundary
+from rmtgate.symbolic.jacobian import Jacobian, jacobian
+from rmtgate.symbolic.linearization import Linearization, linearize
+
+#: bump when the pickled layout of a Derivation changes
+CACHE_FORMAT = 2
+
+#: derivations already made in this process, by cache key
+_MEMORY: dict[str, Derivation] = {}
+
+
+@dataclass(frozen=True)
+class Derivation:
+    """Every stage of the derivation for one architecture."""
+
+    architecture: Architecture
+    jacobian: Jacobian
+    linearization: Linearization
+    boundary: Boundary
+    mean_field_boundary: Boundary
+
+    @property
+    def schur_identity_holds(self) -> bool:
+        return self.linearization.schur_identity_holds
+
+    def equations(self) -> list[tuple[str, str]]:
+        """``(title, LaTeX body)`` for each displayed equation (no surrounding delimiters)."""
+        lin = self.linearization
+        out = [("Update equations", self.architecture.latex()), ("Jacobian", self.jacobian.latex())]
+        out += [(f"Linearization ({i})", line) for i, line in enumerate(lin.latex().splitlines(), start=1)]
+        out.append(("Schur identity", lin.schur_latex()))
+        out += [(f"Boundary ({i})", line) for i, line in enumerate(self.boundary.latex().splitlines(), start=1)]
+        from rmtgate.symbolic.boundary import bounding_curves
+
+        bounds = bounding_curves(self.boundary)
+        if bounds is not None:
+            out += [(f"Bounding curves ({i})", line) for i, line in enumerate(bounds.latex().splitlines(), start=1)]
+        out += [
+            (f"Mean-field boundary ({i})", line)
+            for i, line in enumerate(self.mean_field_boundary.latex_equation().splitlines(), start=1)
+        ]
+        return out
+
+    def latex(self) -> str:
+        """A LaTeX fragment (needs amsmath) with every stage."""
+        chunks = [f"% rmtgate derivation of {self.architecture.name}"]
+        for title, body in self.equations():
+            chunks.append(f"% {title}\n\\[\n{body}\n\\]")
+        return "\n".join(chunks) + "\n"
+
+    def summary(self) -> dict[str, Any]:
+        out = self.architecture.summary()
+        out["schur_identity_holds"] = self.schur_identity_holds
+        out["spec_hash"] = self.architecture.spec_hash()
+        return out
+
+
+def cache_directory() -> Path:
+    """``$RMTGATE_CACHE_DIR`` or ``$XDG_CACHE_HOME/rmtgate`` or ``~/.cache/rmtgate``."""
+    if "RMTGATE_CACHE_DIR" in os.environ:
+        return Path(os.environ["RMTGATE_CACHE_DIR"])
+    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    return base / "rmtgate"
+
+
+def cache_key(arch: Architecture) -> str:
+    from rmtgate import __version__
+
+    text = f"{CACHE_FORMAT}|{__version__}|sympy {sympy.__version__}|{arch.canonical_text()}"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _cache_path(arch: Architecture, directory: Path) -> Path:
+    return directory / f"derivation-{cache_key(arch)}.pickle"
+
+
+def _load(path: Path, arch: Architecture) -> Derivation | None:
+    try:
+        with path.open("rb") as handle:
+            value = pickle.load(handle)
+    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, TypeError, ValueError):
+        return None
+    if not isinstance(value, Derivation) or value.architecture.canonical_text() != arch.canonical_text():
+        return None
+    return value
+
+
+def _store(path: Path, value: Derivation) -> None:
+    """Write atomically: a killed process leaves either no entry or a complete one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=".pickle", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def derive(arch: Architecture, *, cache: bool = True, cache_dir: str | Path | None = None) -> Derivation:
+    """Run the derivation chain for ``arch`` (from the disk cache when possible)."""
+    directory = Path(cache_dir) if cache_dir is not None else cache_directory()
+    key = cache_key(arch)
+    if cache and key in _MEMORY:
+        return _MEMORY[key]
+    path = _cache_path(arch, directory)
+    if cache:
+        cached = _load(path, arch)
+        if cached is not None:
+            _MEMORY[key] = cached
+            return cached
+    jac = jacobian(arch)
+    lin = linearize(arch, reference=jac)
+    result = Derivation(
+        architecture=arch,
+        jacobian=jac,
+        linearization=lin,
+        boundary=boundary(lin),
+        mean_field_boundary=boundary(lin, factorized=True),
+    )
+    if cache:
+        _MEMORY[key] = result
+        try:
+            _store(path, result)
+        except OSError:
+            pass  # an unwritable cache directory must not stop a derivation
+    return result

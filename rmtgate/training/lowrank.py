@@ -1,0 +1,373 @@
+"""Analyses of trained connectivity [S §3, Fig. S1-S5]: spectra, rank truncation, shuffling, scaling.
+
+For a :class:`~rmtgate.training.TrainingRun`: singular values and eigenvalues of ``ΔW = W - W0``
+and of ``W``; the loss after truncating ``ΔW`` (or ``W``) to rank ``r``; the *functional rank*
+(the smallest ``r`` whose ``ΔW``-truncation loss is below 5% of the initial loss); the loss after
+shuffling ``W0`` while keeping ``ΔW``; and the scaling of these with ``N``.  The ``reproduce``
+command draws figures like [S] Fig. S1-S5 (small N by default, the paper's sizes with ``--full``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rmtgate.errors import ParameterError, expected
+from rmtgate.figures import save_figure
+from rmtgate.training.bptt import Network, TrainingRun, loss, train
+from rmtgate.training.tasks import Batch, Task, generate, register_structure
+
+FUNCTIONAL_THRESHOLD = 0.05
+
+
+def singular_values(run: TrainingRun) -> dict[str, np.ndarray]:
+    """Singular values (descending) of ``ΔW`` and of ``W``."""
+    return {
+        "delta_W": np.linalg.svd(run.delta_W, compute_uv=False),
+        "W": np.linalg.svd(run.final.W, compute_uv=False),
+    }
+
+
+def eigenvalues(run: TrainingRun) -> dict[str, np.ndarray]:
+    """Eigenvalues of ``ΔW`` and of ``W`` (compare with the circle of radius g)."""
+    return {"delta_W": np.linalg.eigvals(run.delta_W), "W": np.linalg.eigvals(run.final.W)}
+
+
+def truncate(matrix: np.ndarray, rank: int) -> np.ndarray:
+    """Best rank-``rank`` approximation (truncated SVD)."""
+    if isinstance(rank, bool) or not isinstance(rank, int | np.integer) or rank < 0:
+        raise ParameterError(expected("an integer rank >= 0", "rank", rank))
+    U, s, Vt = np.linalg.svd(matrix, full_matrices=False)
+    r = min(int(rank), s.size)
+    return (U[:, :r] * s[:r]) @ Vt[:r]
+
+
+def evaluation_batch(run: TrainingRun, batch_size: int = 512, seed: int = 12345) -> Batch:
+    """The fixed evaluation batch of [S §1] (512 independent trials)."""
+    return generate(run.task, batch_size, dt=run.initial.dt, seed=seed)
+
+
+def _with_W(run: TrainingRun, W: np.ndarray) -> Network:
+    return run.final.with_(W=W)
+
+
+def truncation_losses(
+    run: TrainingRun, ranks: Sequence[int], *, which: str = "delta_W", batch: Batch | None = None
+) -> np.ndarray:
+    """Loss after truncating ``ΔW`` (``W0 + ΔW_r``) or ``W`` (``W_r``) to each rank."""
+    if which not in ("delta_W", "W"):
+        raise ParameterError(expected("'delta_W' or 'W'", "which", which))
+    batch = evaluation_batch(run) if batch is None else batch
+    U, s, Vt = np.linalg.svd(run.delta_W if which == "delta_W" else run.final.W, full_matrices=False)
+    base = run.initial.W if which == "delta_W" else np.zeros_like(run.final.W)
+    out = []
+    for r in ranks:
+        r = min(int(r), s.size)
+        out.append(loss(_with_W(run, base + (U[:, :r] * s[:r]) @ Vt[:r]), batch))
+    return np.asarray(out)
+
+
+def functional_rank(
+    run: TrainingRun,
+    *,
+    batch_size: int = 512,
+    seed: int = 12345,
+    threshold: float = FUNCTIONAL_THRESHOLD,
+    max_rank: int | None = None,
+) -> int:
+    """Smallest rank ``r`` with ``L(W0 + ΔW_r) < threshold · L(initial network)`` on an evaluation batch.
+
+    Returns ``-1`` if no rank up to ``max_rank`` (default N) reaches it (the run did not learn).
+    """
+    batch = generate(run.task, batch_size, dt=run.initial.dt, seed=seed)
+    reference = loss(run.initial.with_(W=run.initial.W), batch)
+    U, s, Vt = np.linalg.svd(run.delta_W, full_matrices=False)
+    limit = s.size if max_rank is None else min(max_rank, s.size)
+    for r in range(limit + 1):
+        W = run.initial.W + (U[:, :r] * s[:r]) @ Vt[:r]
+        if loss(_with_W(run, W), batch) < threshold * reference:
+            return r
+    return -1
+
+
+def shuffled_loss(run: TrainingRun, *, batch: Batch | None = None, seed: int = 0) -> float:
+    """Loss after replacing ``W0`` by a random permutation of its entries, keeping ``ΔW``."""
+    batch = evaluation_batch(run) if batch is None else batch
+    rng = np.random.default_rng(seed)
+    W0s = rng.permutation(run.initial.W.ravel()).reshape(run.initial.W.shape)
+    return loss(_with_W(run, W0s + run.delta_W), batch)
+
+
+def epochs_to_fraction(losses: np.ndarray, fraction: float = FUNCTIONAL_THRESHOLD) -> int:
+    """First epoch whose loss is below ``fraction`` of the initial loss (``-1`` if never)."""
+    hits = np.nonzero(np.asarray(losses) < fraction * losses[0])[0]
+    return int(hits[0]) if hits.size else -1
+
+
+@dataclass(frozen=True)
+class ScalingPoint:
+    N: int
+    g: float
+    seed: int
+    epochs_to_5pct: int
+    delta_w_norm: float
+    w_norm: float
+    functional_rank: int
+
+
+def scaling_with_N(
+    task: str | Task,
+    gs: Sequence[float],
+    Ns: Sequence[int],
+    *,
+    seeds: Sequence[int] = (0,),
+    epochs: int | None = None,
+    eval_batch: int = 128,
+) -> list[ScalingPoint]:
+    """Fig. S1: epochs to 5%, ``‖ΔW‖_F``, ``‖W‖_F`` and functional rank against ``N``."""
+    points = []
+    for g in gs:
+        for N in Ns:
+            for seed in seeds:
+                run = train(task, g=g, N=N, epochs=epochs, seed=seed)
+                points.append(
+                    ScalingPoint(
+                        N,
+                        g,
+                        seed,
+                        epochs_to_fraction(run.losses),
+                        float(np.linalg.norm(run.delta_W)),
+                        float(np.linalg.norm(run.final.W)),
+                        functional_rank(run, batch_size=eval_batch, max_rank=min(N, 30)),
+                    )
+                )
+    return points
+
+
+# ------------------------------------------------------------------------------------------ Fig. S5 task
+def _oscillation(task: Task, batch: int, dt: float, rng: np.random.Generator) -> Batch:
+    """Fig. S5: a delta pulse at t = 0 through the input vector, target ``cos(2π f t)`` throughout."""
+    K = task.steps(dt)
+    t = np.arange(K) * dt
+    inputs = np.zeros((batch, K, 1))
+    inputs[:, 0, 0] = task.input_amplitude / dt  # unit-area pulse
+    targets = np.broadcast_to(np.cos(2 * np.pi * task.extra["frequency"] * (t + dt))[None, :, None], (batch, K, 1))
+    return Batch(inputs, targets.copy(), np.ones((batch, K), dtype=bool), dt, {})
+
+
+register_structure("oscillation", _oscillation)
+OSCILLATION = Task("oscillation", "oscillation", 1, 1, 20.0, 0.0, None, None, None, None, 1.0, 1.0, {"frequency": 0.2})
+
+
+# ------------------------------------------------------------------------------------------ figures
+def _plt() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def figure_s1(out: Path, *, full: bool = False) -> dict[str, Any]:
+    """Scaling with N for flip-flop, Mante, Romo (small: flip-flop/Mante/Romo, N ≤ 128, 1 seed)."""
+    plt = _plt()
+    tasks = ["flipflop", "mante", "romo"]
+    Ns = [64, 128, 256, 512, 1024] if full else [32, 64, 128]
+    seeds = range(5) if full else range(1)
+    gs = [0.0, 0.9, 1.8] if full else [0.0, 0.9]
+    epochs = None if full else 300
+    fig, axes = plt.subplots(4, 3, figsize=(10, 11), sharex=True)
+    summary: dict[str, Any] = {}
+    for col, name in enumerate(tasks):
+        points = scaling_with_N(name, gs, Ns, seeds=list(seeds), epochs=epochs, eval_batch=64 if not full else 512)
+        summary[name] = [p.__dict__ for p in points]
+        for g in gs:
+            for row, attr in enumerate(["epochs_to_5pct", "delta_w_norm", "w_norm", "functional_rank"]):
+                # -1 marks "never reached 5%": such runs are left out of the mean (a missing point
+                # when no seed learned), never drawn as the value -1
+                means = [
+                    np.mean([v for p in points if p.N == N and p.g == g if (v := getattr(p, attr)) != -1] or [np.nan])
+                    for N in Ns
+                ]
+                axes[row, col].plot(Ns, means, "o-", label=f"g={g}")
+                axes[row, col].set_xscale("log")
+                axes[row, col].set_ylabel(attr)
+        axes[0, col].set_title(name)
+    axes[0, 0].legend()
+    for ax in axes[-1]:
+        ax.set_xlabel("N")
+    save_figure(fig, out / "s1.png", dpi=100)
+    return summary
+
+
+def figure_s2(out: Path, *, full: bool = False) -> dict[str, Any]:
+    """Singular values and eigenvalues of ΔW and W after training, g ∈ {0, 0.9, 1.8}."""
+    plt = _plt()
+    N = 256 if full else 64
+    epochs = None if full else 300
+    tasks = ["flipflop", "mante", "romo"]
+    gs = [0.0, 0.9, 1.8]
+    fig, axes = plt.subplots(3, 5, figsize=(17, 10))
+    summary: dict[str, Any] = {}
+    for row, name in enumerate(tasks):
+        for j, g in enumerate(gs):
+            run = train(name, g=g, N=N, epochs=epochs, seed=j)
+            sv = singular_values(run)
+            ev = eigenvalues(run)
+            summary[f"{name}_g{g}"] = {"sv_delta_W": sv["delta_W"][:10].tolist(), "loss_final": run.loss_final}
+            axes[row, 0].plot(sv["delta_W"][:40], "o-", ms=3, label=f"g={g}")
+            axes[row, 1].plot(sv["W"][:40], "o-", ms=3, label=f"g={g}")
+            ax = axes[row, 2 + j]
+            ax.plot(ev["W"].real, ev["W"].imag, ".", ms=3, label="W")
+            ax.plot(ev["delta_W"].real, ev["delta_W"].imag, "x", ms=4, label="ΔW")
+            theta = np.linspace(0, 2 * np.pi, 200)
+            ax.plot(g * np.cos(theta), g * np.sin(theta), "k--", lw=0.8)
+            ax.set_aspect("equal")
+            ax.set_title(f"{name}, g={g}")
+        axes[row, 0].set_title(f"{name}: SVs of ΔW")
+        axes[row, 1].set_title(f"{name}: SVs of W")
+        axes[row, 0].legend()
+    axes[0, 2].legend()
+    save_figure(fig, out / "s2.png", dpi=100)
+    return summary
+
+
+def figure_s3(out: Path, *, full: bool = False) -> dict[str, Any]:
+    """Evolution of the first five SVs of ΔW (log scale) for the simple task, with theory (dashed)."""
+    from rmtgate.training.linear_theory import linear_learning_curve, predictions
+
+    plt = _plt()
+    N = 256 if full else 128
+    fig, axes = plt.subplots(3, 2, figsize=(9, 10))
+    summary: dict[str, Any] = {}
+    for col, zhat in enumerate([0.5, 2.0]):
+        for row, g in ((1, 0.0), (2, 0.6)):
+            p = predictions(g, zhat)
+            eta0 = 0.015 if zhat == 0.5 else 0.003
+            epochs = 200
+            tau_end = eta0 * (1 - g * g) ** 2 * epochs
+            curve = linear_learning_curve(g, zhat, N, tau_end=tau_end, epochs=epochs, snapshot_every=2)
+            ax = axes[row, col]
+            for i in range(curve.singular_values.shape[1]):
+                ax.semilogy(curve.tau, curve.singular_values[:, i] + 1e-16, label=f"s{i + 1}")
+            ax.semilogy(curve.tau, p.s_plus(curve.tau), "k--", lw=0.8)
+            ax.semilogy(curve.tau, p.s_minus(curve.tau), "k:", lw=0.8)
+            ax.set_ylim(1e-8, 10)
+            ax.set_title(f"ẑ={zhat}, g={g}")
+            ax.set_xlabel("τ")
+            axes[0, col].semilogy(curve.tau[1:], curve.loss[: len(curve.tau)][1:], label=f"g={g}")
+            summary[f"z{zhat}_g{g}"] = {"loss_final": float(curve.loss[-1])}
+        axes[0, col].set_title(f"loss, ẑ={zhat}")
+        axes[0, col].legend()
+    axes[1, 0].legend()
+    save_figure(fig, out / "s3.png", dpi=100)
+    return summary
+
+
+def figure_s4(out: Path, *, full: bool = False) -> dict[str, Any]:
+    """Real parts of the leading eigenvalues of W during training (simple task, T = 201)."""
+    from rmtgate.training.tasks import SIMPLE
+
+    plt = _plt()
+    N = 256 if full else 96
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
+    summary: dict[str, Any] = {}
+    for zhat, eta0 in ((2.0, 0.002), (4.0, 0.001)):
+        for g in (0.0, 0.8):
+            task = SIMPLE.with_(duration=201.0, target_amplitude=zhat)
+            run = train(
+                task,
+                g=g,
+                N=N,
+                epochs=200 if full else 100,
+                batch_size=1,
+                # near criticality the stable step shrinks faster than (1-g²)²: at g = 0.8 rates of
+                # 1.3e-3 (ẑ = 2) and 1.3e-4 (ẑ = 4) pushed the outlier eigenvalue past 1 and diverged
+                lr=5 * eta0 * (1 - g * g) ** 2 * (0.1 if g > 0.5 else 1.0),
+                optimizer="gd",
+                trained=("W",),
+                nonlinearity="linear",
+                seed=1,
+                snapshot_every=5,
+            )
+            epochs = sorted(run.snapshots)
+            lead = [np.sort(np.linalg.eigvals(run.snapshots[e]).real)[::-1][:5] for e in epochs]
+            axes[0].semilogy(run.losses, label=f"ẑ={zhat}, g={g}")
+            axes[1 if zhat == 2.0 else 2].plot(epochs, [v[0] for v in lead], label=f"g={g}")
+            summary[f"z{zhat}_g{g}"] = {"loss_final": run.loss_final, "max_real_eig": float(lead[-1][0])}
+    for ax in axes[1:]:
+        ax.axhline(1.0, color="grey", ls="--")
+        ax.legend()
+    axes[0].legend()
+    save_figure(fig, out / "s4.png", dpi=100)
+    return summary
+
+
+def figure_s5(out: Path, *, full: bool = False) -> dict[str, Any]:
+    """Learning a cosine with m = w: fails at g = 0, succeeds with initial connectivity."""
+    from rmtgate.training.bptt import init_network
+
+    plt = _plt()
+    N = 256 if full else 64
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    summary: dict[str, Any] = {}
+    for g, lr in ((0.0, 0.2), (0.4, 0.15), (0.8, 0.05)):
+        net = init_network(N, 1, 1, g, seed=3, dt=0.1, nonlinearity="linear")
+        net = net.with_(m=net.w / math.sqrt(N))  # input and output along the same vector
+        run = train(
+            OSCILLATION,
+            g=g,
+            N=N,
+            epochs=1000 if full else 300,
+            batch_size=1,
+            lr=lr,
+            optimizer="gd",
+            trained=("W",),
+            nonlinearity="linear",
+            dt=0.1,
+            network=net,
+        )
+        axes[0].semilogy(run.losses, label=f"g={g}")
+        ev = np.linalg.eigvals(run.final.W)
+        summary[f"g{g}"] = {"loss_final": run.loss_final, "max_imag_eig": float(np.max(ev.imag))}
+        axes[1].plot(ev.real, ev.imag, ".", ms=3, label=f"g={g}")
+    axes[0].legend()
+    axes[1].legend()
+    save_figure(fig, out / "s5.png", dpi=100)
+    return summary
+
+
+FIGURES = {"s1": figure_s1, "s2": figure_s2, "s3": figure_s3, "s4": figure_s4, "s5": figure_s5}
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    """Handler of ``rmtgate reproduce s1 ... s5``."""
+    names = args.figures
+    for name in names:
+        if name not in FIGURES:
+            raise ParameterError(expected(f"figures among {sorted(FIGURES)}", "figure", name))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    summary = {}
+    for name in names:
+        summary[name] = FIGURES[name](out, full=args.full)
+        print(f"wrote {out / (name + '.png')}")
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
+    return 0
+
+
+def add_reproduce_commands(subparsers: Any) -> None:
+    """Register ``reproduce s1 ... s5 [--full] [--out DIR]``."""
+    parser = subparsers.add_parser("reproduce", help="figures like [S] Fig. S1-S5 (small N unless --full)")
+    parser.add_argument("figures", nargs="+", help="any of s1 s2 s3 s4 s5")
+    parser.add_argument("--full", action="store_true", help="the paper's sizes (slow)")
+    parser.add_argument("--out", default="figures", help="output directory (default ./figures)")
+    parser.set_defaults(handler=cmd_reproduce)
