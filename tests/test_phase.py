@@ -15,8 +15,8 @@ import pytest
 import sympy
 
 from rmtgate import gru
-from rmtgate.cli.mft import add_mft_commands
-from rmtgate.cli.phase import add_phase_commands
+from rmtgate.cli.mft import register as add_mft_commands
+from rmtgate.cli.phase import register as add_phase_commands
 from rmtgate.errors import ParameterError
 from rmtgate.mft.fixed_points import fixed_points
 from rmtgate.mft.marginal import gru_nonzero_fixed_point, gru_rho0_squared_mp, log_excess, pinching_exponent

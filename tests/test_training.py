@@ -9,10 +9,10 @@ import math
 import numpy as np
 import pytest
 
+from rmtgate.cli.train import register as add_training_commands
 from rmtgate.errors import BackendUnavailable, ParameterError, RmtgateError
 from rmtgate.training.bptt import (
     TrainingRun,
-    add_training_commands,
     forward,
     init_network,
     loss,

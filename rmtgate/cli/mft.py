@@ -1,4 +1,4 @@
-"""mft: from the former rmtgate/mft.py (see the package docstring)."""
+"""``rmtgate mft``: mean-field fixed points and steady-state DMFT."""
 
 from __future__ import annotations
 
@@ -11,17 +11,14 @@ import mpmath
 from rmtgate.mft.dmft import steady_state
 from rmtgate.mft.fixed_points import fixed_points
 from rmtgate.mft.system import fixed_point_system
+from rmtgate.numerics.parameters import parse_parameters
+from rmtgate.symbolic.builtins import resolve_architecture
 
 if TYPE_CHECKING:
     pass
 
 
-# ============================================================================ CLI
-
-
 def _cmd_mft(args: argparse.Namespace) -> int:
-    from rmtgate.cli.main import parse_parameters, resolve_architecture
-
     arch = resolve_architecture(args.architecture)
     params = parse_parameters(args.param)
     if args.steady_state:
@@ -53,7 +50,7 @@ def _cmd_mft(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_mft_commands(subparsers: Any) -> None:
+def register(subparsers: Any) -> None:
     """Register ``mft ARCH -p name=value ... [--fixed-point | --steady-state] [--json]``."""
     p = subparsers.add_parser("mft", help="mean-field theory: fixed points (default) or steady-state DMFT")
     p.add_argument("architecture", help="built-in name (vanilla, gru, lstm, ctrnn, mgu) or spec.toml")

@@ -1,4 +1,4 @@
-"""phase: from the former rmtgate/phase.py (see the package docstring)."""
+"""``rmtgate phase-diagram``: the GRU phase diagram [G Fig. 2]."""
 
 from __future__ import annotations
 
@@ -10,14 +10,10 @@ import numpy as np
 
 from rmtgate.errors import ParameterError, expected
 from rmtgate.mft.phase import phase_diagram, plot_phase_diagram
-from rmtgate.symbolic.builtins import gru
-
-# ============================================================================ CLI
+from rmtgate.symbolic.builtins import gru, resolve_architecture
 
 
 def _cmd_phase(args: argparse.Namespace) -> int:
-    from rmtgate.cli.main import resolve_architecture
-
     arch = resolve_architecture(args.architecture)
     if arch.spec_hash() != gru().spec_hash():
         raise ParameterError(
@@ -39,7 +35,7 @@ def _cmd_phase(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_phase_commands(subparsers: Any) -> None:
+def register(subparsers: Any) -> None:
     """Register ``phase-diagram gru [--plot FILE] [--json]`` on an argparse subparsers object."""
     p = subparsers.add_parser("phase-diagram", help="GRU fixed-point phase diagram in (a_h, a_r) [G Fig. 2]")
     p.add_argument("architecture", help="gru (the phase diagram is specific to the GRU)")

@@ -1,1 +1,1 @@
-"""TODO"""
+"""Mean-field theory beside the spectral chain: the fixed-point system derived from any architecture, its roots, the steady-state DMFT, the GRU's closed equations, phase diagram and marginal stability."""

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rmtgate.errors import ConvergenceError
-from rmtgate.numerics.parameters import check_integer, resolve_parameters
+from rmtgate.numerics.parameters import resolve_parameters
+from rmtgate.validation import check_integer
 
 if TYPE_CHECKING:
     pass
@@ -97,5 +98,3 @@ def gru_closed_dmft(
         if residual < tol:
             return ClosedDMFT(C, c_phi, c_z, kappa, iteration, residual)
     raise ConvergenceError("GRU closed DMFT [G 50-51] did not converge", residual=residual, iterations=max_iter)
-
-

@@ -13,8 +13,9 @@ from rmtgate.errors import ConvergenceError, DerivationError, ParameterError, ex
 from rmtgate.mft.fixed_points import fixed_points
 from rmtgate.mft.system import FixedPointSystem, fixed_point_system
 from rmtgate.numerics.compile import lambdify_local
-from rmtgate.numerics.parameters import check_integer, resolve_parameters
+from rmtgate.numerics.parameters import resolve_parameters
 from rmtgate.symbolic.architecture import Architecture
+from rmtgate.validation import check_integer
 
 if TYPE_CHECKING:
     from rmtgate.numerics.samples import LocalSample
@@ -315,3 +316,8 @@ def steady_state(
     )
 
 
+def steady_state_sample(
+    arch: Architecture, params: dict[str, float], *, seed: int = 0, size: int = 4000
+) -> LocalSample:
+    """Pure theory: the joint one-time local variables drawn from the steady-state DMFT."""
+    return steady_state(arch, params, seed=seed).local_sample(size, seed)

@@ -16,8 +16,9 @@ import sympy
 from rmtgate.errors import ParameterError, expected
 from rmtgate.mft.system import FixedPointSystem, fixed_point_system
 from rmtgate.numerics.compile import lambdify_local
-from rmtgate.numerics.parameters import check_integer, resolve_parameters
+from rmtgate.numerics.parameters import resolve_parameters
 from rmtgate.symbolic.architecture import Architecture
+from rmtgate.validation import check_integer
 
 if TYPE_CHECKING:
     pass
@@ -372,5 +373,3 @@ def _fixed_points_multi(
         res = float(np.max(np.abs(np.array(img) - t)))
         out.append(_fixed_point_record(system, moments, values, res, dps, None, stability))
     return out
-
-

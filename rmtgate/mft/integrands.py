@@ -192,5 +192,3 @@ def _nested_mp_expect(fn: Callable[..., Any], stds: Sequence[Any], bps: Sequence
         dps=dps,
         breakpoints=bps[0],
     )
-
-

@@ -13,6 +13,7 @@ from rmtgate.mft.fixed_points import FixedPoint, fixed_points
 from rmtgate.mft.phase import SQRT2
 from rmtgate.numerics.quadrature import mp_expect
 from rmtgate.symbolic.builtins import gru
+from rmtgate.symbolic.functions import mp_sigmoid
 
 # ============================================================================ Thm 4.8
 
@@ -23,7 +24,7 @@ def gru_rho0_squared_mp(C_h: Any, params: Mapping[str, float], dps: int) -> Any:
         C = mpmath.mpf(C_h)
         a_h, a_r = mpmath.mpf(params["a_h"]), mpmath.mpf(params["a_r"])
         b_h, b_r = mpmath.mpf(params.get("b_h", 0)), mpmath.mpf(params.get("b_r", 0))
-        sig = lambda x: 1 / (1 + mpmath.exp(-x))  # noqa: E731
+        sig = mp_sigmoid
         er2 = mp_expect(lambda x: sig(x + b_r) ** 2, a_r * mpmath.sqrt(C), dps=dps)
         erp2 = mp_expect(lambda x: (sig(x + b_r) * (1 - sig(x + b_r))) ** 2, a_r * mpmath.sqrt(C), dps=dps)
         c_y = C * er2
@@ -107,5 +108,3 @@ def gru_nonzero_fixed_point(params: Mapping[str, float], *, dps: int | None = No
     if not nonzero:
         raise ParameterError(expected("parameters with a nonzero GRU fixed point", "parameters", dict(params)))
     return nonzero[branch]
-
-

@@ -272,5 +272,3 @@ def plot_phase_diagram(data: PhaseDiagram, path: str) -> None:
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
-
-

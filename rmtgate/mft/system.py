@@ -240,5 +240,3 @@ def fixed_point_system(arch: Architecture) -> FixedPointSystem:
     if key not in _SYSTEMS:
         _SYSTEMS[key] = FixedPointSystem(arch)
     return _SYSTEMS[key]
-
-

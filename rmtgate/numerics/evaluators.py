@@ -287,5 +287,3 @@ def evaluator(
     except KeyError:
         raise ParameterError(expected(f"one of {sorted(EVALUATORS)}", "backend", backend)) from None
     return factory(bnd, sample, params, **options)
-
-

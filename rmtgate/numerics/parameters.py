@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import math
-import operator
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -58,15 +57,15 @@ def as_array(value: Any, name: str) -> np.ndarray:
     return array
 
 
-def check_integer(value: Any, name: str, minimum: int) -> int:
-    """An integer argument ``>= minimum`` (bools and floats rejected), else :class:`ParameterError`."""
-    message = expected(f"an integer {name} >= {minimum}", name, value)
-    if isinstance(value, bool):
-        raise ParameterError(message)
-    try:
-        number = operator.index(value)
-    except TypeError:
-        raise ParameterError(message) from None
-    if number < minimum:
-        raise ParameterError(message)
-    return number
+def parse_parameters(pairs: Sequence[str] | None) -> dict[str, float]:
+    """``["a_h=3", "b_z=0.5"]`` → ``{"a_h": 3.0, "b_z": 0.5}`` (typed errors on bad input)."""
+    out: dict[str, float] = {}
+    for pair in pairs or ():
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise ParameterError(expected("-p NAME=VALUE", "parameter", pair))
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            raise ParameterError(expected(f"a number for {name.strip()}", name.strip(), value)) from None
+    return out

@@ -31,6 +31,7 @@ import mpmath
 import numpy as np
 
 from rmtgate.errors import ParameterError, expected
+from rmtgate.validation import check_nonnegative
 
 #: half-width of the integration window in standard deviations (Gaussian tail 2.3e-19)
 TAIL = 9.0
@@ -61,10 +62,7 @@ def _legendre(m: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _check_std(std: float, name: str = "std") -> float:
-    value = float(std)
-    if not math.isfinite(value) or value < 0:
-        raise ParameterError(expected("a finite non-negative standard deviation", name, std))
-    return value
+    return check_nonnegative(std, name)
 
 
 def _segments(mean: float, std: float, breakpoints: Sequence[float]) -> list[float]:

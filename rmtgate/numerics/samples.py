@@ -110,5 +110,3 @@ def zero_state(bnd: Boundary, params: Mapping[str, float]) -> LocalSample:
     return LocalSample.from_arrays(
         {s: [0.0] for s in (*arch.state, *(f.symbol.name for f in form.fields))}, source="zero"
     )
-
-

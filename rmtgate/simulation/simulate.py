@@ -28,10 +28,11 @@ import sympy
 
 from rmtgate.errors import DerivationError, ParameterError, StateError, expected
 from rmtgate.numerics.compile import compile_step, lambdify_local
-from rmtgate.numerics.parameters import check_integer, resolve_parameters
+from rmtgate.numerics.parameters import resolve_parameters
 from rmtgate.simulation.backends import Backend, get_backend
 from rmtgate.symbolic.architecture import Architecture
 from rmtgate.symbolic.linearization import Linearization, linearize
+from rmtgate.validation import check_integer, check_real
 
 SUPPORTED_DTYPES = ("float32", "float64")
 
@@ -111,13 +112,7 @@ def _seed(value: Any) -> int | np.random.Generator:
 
 
 def _scale(value: Any) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ParameterError(expected("a finite non-negative number", "initial_scale", value)) from None
-    if not math.isfinite(number) or number < 0:
-        raise ParameterError(expected("a finite non-negative number", "initial_scale", value))
-    return number
+    return check_real(value, "initial_scale", minimum=0.0, what="a finite non-negative number")
 
 
 def _record(arch: Architecture, record: Sequence[str] | str) -> tuple[str, ...]:

@@ -7,6 +7,8 @@ network as an elementwise map of the old state and the fields, which is what eve
 stage (Jacobian, linearization, boundary, mean-field theory, simulation) consumes.
 
 A GRU is an ``Architecture`` instance (see :mod:`rmtgate.builtins`), never a subclass.
+
+Why this module is long: the ``Architecture`` value and its validation at construction (names, matrices, fields, the local form) are one invariant; splitting the checks from the value would let an unchecked architecture exist.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ import builtins
 import hashlib
 import keyword
 import re
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -507,32 +508,3 @@ def _dependency_order(fields: list[Field]) -> tuple[Field, ...]:
         else:  # pragma: no cover - gates are ordered, so a cycle cannot be declared
             raise ArchitectureError(expected("acyclic field dependencies", "fields", [f.matrix for f in remaining]))
     return tuple(ordered)
-
-
-def declare(
-    name: str,
-    *,
-    state: Iterable[str],
-    matrices: Mapping[str, str | float],
-    gates: Mapping[str, str] | None = None,
-    update: Mapping[str, str],
-    bias_variances: Mapping[str, str | float] | None = None,
-    description: str = "",
-) -> Architecture:
-    """Declare an architecture from expression strings (parsed by the safe spec grammar).
-
-    >>> mgu = declare("mgu", state=["h"], matrices={"U_f": "a_f", "U_h": "a_h"},
-    ...               gates={"f": "sigmoid(U_f @ h + b_f)"},
-    ...               update={"h": "(1 - f) * h + f * tanh(U_h @ (f * h) + b_h)"})
-    """
-    from rmtgate.symbolic.spec import architecture_from_tables
-
-    return architecture_from_tables(
-        name=name,
-        state=list(state),
-        matrices=dict(matrices),
-        gates=dict(gates or {}),
-        update=dict(update),
-        bias_variances=dict(bias_variances or {}),
-        description=description,
-    )

@@ -17,6 +17,8 @@ The mean-field (MFT-factorized) form uses independences of local variables: a fi
 never enters the local update (only other fields' inputs, like the GRU's reset-gate field)
 is independent of every other local variable in the mean-field theory, so expectations of
 products split.  Users can declare further independent groups.
+
+Why this module is long: ``T(λ)``, ``L(λ)``, the three structural edge forms (rank one, determinant, Perron), the mean-field factorization and the bounding curves [G 88-90] share the expectation node and its printer; they are one stage of the chain.
 """
 
 from __future__ import annotations

@@ -7,9 +7,11 @@ Equation numbers refer to Can, Krishnamurthy & Schwab [G] and Schuessler et al. 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from rmtgate.errors import ArchitectureError, expected
-from rmtgate.symbolic.architecture import Architecture, declare
+from rmtgate.symbolic.architecture import Architecture
+from rmtgate.symbolic.spec import declare, load_spec
 
 
 def vanilla() -> Architecture:
@@ -104,3 +106,14 @@ def builtin(name: str) -> Architecture:
     except KeyError:
         raise ArchitectureError(expected(f"one of {sorted(BUILTINS)}", "architecture", name)) from None
     return factory()
+
+
+def resolve_architecture(name_or_path: str) -> Architecture:
+    """A built-in name (``gru``) or a path to a TOML spec file."""
+
+    if name_or_path in BUILTINS:
+        return builtin(name_or_path)
+    path = Path(name_or_path)
+    if path.suffix == ".toml" or path.exists():
+        return load_spec(path)
+    return builtin(name_or_path)  # raises with the list of built-ins

@@ -148,7 +148,7 @@ def _numpy_relu(x: Any) -> Any:
     return np.maximum(x, 0.0)
 
 
-def _mp_sigmoid(x: Any) -> Any:
+def mp_sigmoid(x: Any) -> Any:
     import mpmath
 
     return 1 / (1 + mpmath.exp(-x))
@@ -232,7 +232,7 @@ def _identity(x: sympy.Expr) -> sympy.Expr:
 for _nl in (
     Nonlinearity("tanh", sympy.tanh),
     Nonlinearity("identity", _identity, {"numpy": lambda x: x, "mpmath": lambda x: x}),
-    Nonlinearity("sigmoid", sigmoid, {"numpy": _numpy_sigmoid, "mpmath": _mp_sigmoid}),
+    Nonlinearity("sigmoid", sigmoid, {"numpy": _numpy_sigmoid, "mpmath": mp_sigmoid}),
     Nonlinearity("hardtanh", hardtanh, {"numpy": _numpy_hardtanh, "mpmath": _mp_hardtanh}),
     Nonlinearity("relu", relu, {"numpy": _numpy_relu, "mpmath": _mp_relu}),
     Nonlinearity("boxcar", boxcar, {"numpy": _numpy_boxcar, "mpmath": _mp_boxcar}, False),

@@ -13,7 +13,7 @@ from __future__ import annotations
 import ast
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -360,3 +360,30 @@ def load_spec(path: str | Path) -> Architecture:
     except (OSError, UnicodeDecodeError) as err:
         raise ArchitectureError(expected("a readable UTF-8 spec file", "path", str(path)) + f" ({err})") from None
     return loads_spec(text, source=str(path))
+
+
+def declare(
+    name: str,
+    *,
+    state: Iterable[str],
+    matrices: Mapping[str, str | float],
+    gates: Mapping[str, str] | None = None,
+    update: Mapping[str, str],
+    bias_variances: Mapping[str, str | float] | None = None,
+    description: str = "",
+) -> Architecture:
+    """Declare an architecture from expression strings (parsed by the safe spec grammar).
+
+    >>> mgu = declare("mgu", state=["h"], matrices={"U_f": "a_f", "U_h": "a_h"},
+    ...               gates={"f": "sigmoid(U_f @ h + b_f)"},
+    ...               update={"h": "(1 - f) * h + f * tanh(U_h @ (f * h) + b_h)"})
+    """
+    return architecture_from_tables(
+        name=name,
+        state=list(state),
+        matrices=dict(matrices),
+        gates=dict(gates or {}),
+        update=dict(update),
+        bias_variances=dict(bias_variances or {}),
+        description=description,
+    )

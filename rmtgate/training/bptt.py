@@ -21,15 +21,14 @@ or cupy on a GPU via :func:`rmtgate.backends.get_backend`); weights are drawn on
 numpy ``Generator`` so that a seed gives the same network on every backend.  Adam (PyTorch's
 defaults, ``η = 0.05/N``) trains ``W, m, w`` for the nonlinear tasks; the linear model uses plain
 gradient descent on ``W`` only.
+
+Why this module is long: the forward pass, its hand-written BPTT adjoint and the optimizers must stay side by side — a change to one without the other breaks the gradient check.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
-import sys
-import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,30 +37,15 @@ from typing import Any
 import numpy as np
 
 from rmtgate.errors import ConvergenceError, ParameterError, expected
-from rmtgate.numerics.parameters import check_integer
 from rmtgate.simulation.backends import Backend, get_backend
 from rmtgate.training.tasks import EPOCH_BUDGET, Batch, Task, generate, get_task
+from rmtgate.validation import check_integer, check_nonnegative, check_positive
 
 PARAMETERS = ("W", "m", "w")
 NONLINEARITIES = ("tanh", "linear")
 
 
 # ------------------------------------------------------------------------------------------ checks
-def _nonnegative(value: Any, name: str) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ParameterError(expected(f"a finite number {name} >= 0", name, value)) from None
-    if isinstance(value, bool) or not math.isfinite(number) or number < 0:
-        raise ParameterError(expected(f"a finite number {name} >= 0", name, value))
-    return number
-
-
-def _positive(value: Any, name: str) -> float:
-    number = _nonnegative(value, name)
-    if number == 0:
-        raise ParameterError(expected(f"a finite number {name} > 0", name, value))
-    return number
 
 
 def _nonlinearity(name: Any) -> str:
@@ -113,8 +97,8 @@ def init_network(
     N = check_integer(N, "N", 1)
     n_inputs = check_integer(n_inputs, "n_inputs", 1)
     n_outputs = check_integer(n_outputs, "n_outputs", 1)
-    g = _nonnegative(g, "g")
-    dt = _positive(dt, "dt")
+    g = check_nonnegative(g, "g")
+    dt = check_positive(dt, "dt")
     if dt > 1:
         raise ParameterError(expected("a time step in (0, 1]", "dt", dt))
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
@@ -367,10 +351,10 @@ def train(
     """
     spec = get_task(task)
     N = check_integer(N, "N", 1)
-    g = _nonnegative(g, "g")
+    g = check_nonnegative(g, "g")
     epochs = EPOCH_BUDGET.get(spec.name, 1000) if epochs is None else check_integer(epochs, "epochs", 0)
     batch_size = check_integer(batch_size, "batch_size", 1)
-    lr = 0.05 / N if lr is None else _positive(lr, "lr")
+    lr = 0.05 / N if lr is None else check_positive(lr, "lr")
     if optimizer not in ("adam", "gd"):
         raise ParameterError(expected("one of ['adam', 'gd']", "optimizer", optimizer))
     trained = tuple(trained)
@@ -430,92 +414,3 @@ def train(
         "dtype": dtype,
     }
     return TrainingRun(spec, initial, final, np.asarray(losses), settings, snapshots)
-
-
-# ------------------------------------------------------------------------------------------ CLI
-def _parse_params(items: list[str] | None) -> dict[str, float]:
-    """``-p g=0.9`` (also ``-p g=0.9,x=1``): the shared parser, restricted to ``g``."""
-    from rmtgate.cli.main import parse_parameters
-
-    out = parse_parameters([part for item in items or [] for part in item.split(",")])
-    unknown = set(out) - {"g"}
-    if unknown:
-        raise ParameterError(expected("the parameter g", "parameter", sorted(unknown)[0]))
-    return out
-
-
-def cmd_train(args: argparse.Namespace) -> int:
-    """Handler of ``rmtgate train``."""
-    from rmtgate.training.lowrank import functional_rank
-
-    params = _parse_params(args.param)
-    g = params.get("g", 0.0)
-    N = args.N
-    if N is not None and N < 1:
-        raise ParameterError(expected("an integer N >= 1", "N", N))
-    task = get_task(args.task)
-    linear = task.name == "simple" and not args.nonlinear
-    start = time.perf_counter()
-
-    def progress(epoch: int, value: float) -> None:
-        if not args.json and (epoch % max(1, args.report_every) == 0):
-            print(f"epoch {epoch:6d}  loss {value:.6g}  ({time.perf_counter() - start:.1f} s)", file=sys.stderr)
-
-    kwargs: dict[str, Any] = {}
-    if linear:
-        eta = args.lr if args.lr is not None else 0.015 * (1 - g * g) ** 2 if g < 1 else 1e-3
-        kwargs = {"optimizer": "gd", "trained": ("W",), "nonlinearity": "linear", "lr": eta, "batch_size": 1}
-    elif args.lr is not None:
-        kwargs["lr"] = args.lr
-    run = train(
-        task,
-        g=g,
-        N=N,
-        epochs=args.epochs,
-        seed=args.seed,
-        backend=args.backend,
-        progress=progress,
-        **kwargs,
-    )
-    if args.out:
-        run.save(args.out)
-    rank = functional_rank(run, batch_size=args.eval_batch, seed=args.seed + 2)
-    sv = np.linalg.svd(run.delta_W, compute_uv=False)
-    summary = {
-        "task": task.name,
-        "g": g,
-        "N": N,
-        "epochs": run.settings["epochs_run"],
-        "loss_initial": run.loss_initial,
-        "loss_final": run.loss_final,
-        "functional_rank": rank,
-        "delta_w_singular_values": [float(s) for s in sv[:10]],
-        "delta_w_norm": float(np.linalg.norm(run.delta_W)),
-        "w_norm": float(np.linalg.norm(run.final.W)),
-        "seconds": time.perf_counter() - start,
-        "out": str(args.out) if args.out else None,
-    }
-    if args.json:
-        print(json.dumps(summary, indent=2))
-    else:
-        for key, value in summary.items():
-            print(f"{key}: {value}")
-    return 0
-
-
-def add_training_commands(subparsers: Any) -> None:
-    """Register ``train TASK -p g=... --N ... --epochs ... [--backend] [--out FILE.npz] [--json]``."""
-    parser = subparsers.add_parser("train", help="train a rate network on a task of [S] (BPTT, Adam / GD)")
-    parser.add_argument("task", help="flipflop, mante, romo or simple (simple trains the linear model)")
-    parser.add_argument("-p", "--param", action="append", help="parameters NAME=VALUE (g=0.9)")
-    parser.add_argument("--N", type=int, default=256, help="network size (default 256)")
-    parser.add_argument("--epochs", type=int, default=None, help="epochs (default: the budget of [S])")
-    parser.add_argument("--lr", type=float, default=None, help="learning rate (default 0.05/N; linear: η0(1-g²)²)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--backend", default="numpy", choices=["numpy", "cupy"])
-    parser.add_argument("--nonlinear", action="store_true", help="simple task with tanh and Adam")
-    parser.add_argument("--eval-batch", type=int, default=512, help="trials for the truncation losses")
-    parser.add_argument("--report-every", type=int, default=100, help="progress line every this many epochs")
-    parser.add_argument("--out", type=Path, default=None, help="save the run (.npz)")
-    parser.add_argument("--json", action="store_true", help="print a JSON summary")
-    parser.set_defaults(handler=cmd_train)

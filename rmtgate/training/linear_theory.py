@@ -31,18 +31,20 @@ import numpy as np
 import sympy
 
 from rmtgate.errors import DerivationError, ParameterError, expected
+from rmtgate.validation import check_integer, check_real
 
 tau, zhat, beta, g_sym, x_sym = sympy.symbols("tau zhat beta g x", positive=True)
 
 
 def _g(g: Any) -> float:
-    try:
-        value = float(g)
-    except (TypeError, ValueError):
-        raise ParameterError(expected("a number 0 <= g < 1", "g", g)) from None
-    if isinstance(g, bool) or not math.isfinite(value) or not 0 <= value < 1:
-        raise ParameterError(expected("a number 0 <= g < 1 (the linear theory needs I - W0 invertible)", "g", g))
-    return value
+    return check_real(
+        g,
+        "g",
+        minimum=0.0,
+        maximum=1.0,
+        strict_maximum=True,
+        what="a number 0 <= g < 1 (the linear theory needs I - W0 invertible)",
+    )
 
 
 def beta_of(g: float) -> float:
@@ -70,8 +72,7 @@ def trace_predictions(g: float) -> dict[str, float]:
 def empirical_traces(g: float, N: int, *, seed: int | np.random.Generator = 0) -> dict[str, float]:
     """The four normalized traces for one draw ``J ~ N(0, g²/N)`` of size ``N`` (numpy, float64)."""
     g = _g(g)
-    if isinstance(N, bool) or not isinstance(N, int | np.integer) or N < 1:
-        raise ParameterError(expected("an integer N >= 1", "N", N))
+    N = check_integer(N, "N", 1)
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     J = rng.standard_normal((N, N)) * (g / math.sqrt(N))
     B = np.linalg.inv(np.eye(N) - J)
@@ -188,12 +189,7 @@ class Predictions:
 
 def predictions(g: float, zhat: float) -> Predictions:
     _g(g)
-    try:
-        z = float(zhat)
-    except (TypeError, ValueError):
-        raise ParameterError(expected("a finite target amplitude", "zhat", zhat)) from None
-    if not math.isfinite(z):
-        raise ParameterError(expected("a finite target amplitude", "zhat", zhat))
+    z = check_real(zhat, "zhat", what="a finite target amplitude")
     return Predictions(float(g), z)
 
 

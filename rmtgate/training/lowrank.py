@@ -9,8 +9,6 @@ command draws figures like [S] Fig. S1-S5 (small N by default, the paper's sizes
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,6 +20,7 @@ import numpy as np
 from rmtgate.errors import ParameterError, expected
 from rmtgate.figures import save_figure
 from rmtgate.training.bptt import Network, TrainingRun, loss, train
+from rmtgate.training.linear_theory import shuffle
 from rmtgate.training.tasks import Batch, Task, generate, register_structure
 
 FUNCTIONAL_THRESHOLD = 0.05
@@ -100,8 +99,7 @@ def functional_rank(
 def shuffled_loss(run: TrainingRun, *, batch: Batch | None = None, seed: int = 0) -> float:
     """Loss after replacing ``W0`` by a random permutation of its entries, keeping ``ΔW``."""
     batch = evaluation_batch(run) if batch is None else batch
-    rng = np.random.default_rng(seed)
-    W0s = rng.permutation(run.initial.W.ravel()).reshape(run.initial.W.shape)
+    W0s = shuffle(run.initial.W, seed=seed)
     return loss(_with_W(run, W0s + run.delta_W), batch)
 
 
@@ -346,28 +344,3 @@ def figure_s5(out: Path, *, full: bool = False) -> dict[str, Any]:
 
 
 FIGURES = {"s1": figure_s1, "s2": figure_s2, "s3": figure_s3, "s4": figure_s4, "s5": figure_s5}
-
-
-def cmd_reproduce(args: argparse.Namespace) -> int:
-    """Handler of ``rmtgate reproduce s1 ... s5``."""
-    names = args.figures
-    for name in names:
-        if name not in FIGURES:
-            raise ParameterError(expected(f"figures among {sorted(FIGURES)}", "figure", name))
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    summary = {}
-    for name in names:
-        summary[name] = FIGURES[name](out, full=args.full)
-        print(f"wrote {out / (name + '.png')}")
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
-    return 0
-
-
-def add_reproduce_commands(subparsers: Any) -> None:
-    """Register ``reproduce s1 ... s5 [--full] [--out DIR]``."""
-    parser = subparsers.add_parser("reproduce", help="figures like [S] Fig. S1-S5 (small N unless --full)")
-    parser.add_argument("figures", nargs="+", help="any of s1 s2 s3 s4 s5")
-    parser.add_argument("--full", action="store_true", help="the paper's sizes (slow)")
-    parser.add_argument("--out", default="figures", help="output directory (default ./figures)")
-    parser.set_defaults(handler=cmd_reproduce)

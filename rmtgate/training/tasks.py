@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from rmtgate.errors import ParameterError, expected
-from rmtgate.numerics.parameters import check_integer
+from rmtgate.validation import check_integer
 
 Range = tuple[float, float]
 

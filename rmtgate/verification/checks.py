@@ -5,6 +5,8 @@ size, and a tolerance with the reason it is that large.  Checks belong to profil
 fast and derandomized, part of ``make test``; ``thorough``: bigger N; ``gpu``: run on CuPy).
 :func:`run_checks` runs a profile and :func:`write_report` writes Markdown plus figures.
 ``rmtgate verify`` is the command-line entry point.
+
+Why this module is long: it is the catalogue of checks (data: theory, simulation, N, tolerance and its justification for each), which reads best as one table.
 """
 
 from __future__ import annotations
@@ -207,7 +209,7 @@ def _random_architectures(profile: str, backend: str) -> Outcome:
     )
     @given(architecture_specs(smooth=True, bounded=True), st.integers(0, 2**16))
     def one(spec: dict[str, Any], seed: int) -> None:
-        from rmtgate.symbolic.architecture import declare
+        from rmtgate.symbolic.spec import declare
 
         arch: Architecture = declare(**spec)
         comparison = compare_with_simulation(

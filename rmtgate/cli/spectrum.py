@@ -1,0 +1,114 @@
+"""``rmtgate spectrum``: predicted spectral curve, optionally over simulated eigenvalues."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from rmtgate.numerics.parameters import parse_parameters
+from rmtgate.numerics.samples import LocalSample
+from rmtgate.symbolic.architecture import Architecture
+from rmtgate.symbolic.builtins import resolve_architecture
+
+
+def _cmd_spectrum(args: argparse.Namespace) -> int:
+    from rmtgate.figures import parameter_title, save_spectrum
+    from rmtgate.numerics.curves import spectral_curve
+    from rmtgate.numerics.evaluators import evaluator
+    from rmtgate.numerics.parameters import resolve_parameters
+    from rmtgate.numerics.samples import zero_state
+    from rmtgate.symbolic.derive import derive
+    from rmtgate.verification.compare import compare_with_simulation
+
+    arch = resolve_architecture(args.architecture)
+    params = parse_parameters(args.param)
+    state = args.state or ("network" if args.simulate else "zero")
+    output: dict[str, object] = {"architecture": arch.name, "state": state}
+    eigenvalues = None
+    if args.simulate:
+        sample: str | LocalSample = state
+        if state not in ("network", "zero"):
+            sample = _state_sample(arch, params, state, args)
+        comparison = compare_with_simulation(
+            arch,
+            params,
+            N=args.simulate,
+            steps=args.steps,
+            seed=args.seed,
+            ensemble=args.ensemble,
+            state=sample,
+            n_angles=args.angles,
+        )
+        curve, eigenvalues = comparison.curve, comparison.eigenvalues
+        output["parameters"] = comparison.params
+        output["simulated"] = comparison.summary()
+    else:
+        resolved = resolve_parameters(arch, params)
+        bnd = derive(arch).boundary
+        if state == "zero":
+            sample = zero_state(bnd, resolved)
+        elif state == "network":
+            from rmtgate.errors import StateError, expected
+
+            raise StateError(expected("--simulate N with --state network", "state", state))
+        else:
+            sample = _state_sample(arch, params, state, args)
+        curve = spectral_curve(evaluator(bnd, sample, resolved), n_angles=args.angles)
+        output["parameters"] = resolved
+        if args.bounds:
+            from rmtgate.numerics.curves import bounding_evaluators
+
+            inner, outer = bounding_evaluators(bnd, sample, resolved)
+            output["bounding_radii"] = {
+                "inner": spectral_curve(inner, n_angles=args.angles).spectral_radius,
+                "outer": spectral_curve(outer, n_angles=args.angles).spectral_radius,
+            }
+    output["spectral_radius"] = curve.spectral_radius
+    output["center"] = curve.center
+    output["rays_with_several_crossings"] = curve.multiple_crossings
+    output["curve"] = curve.to_json()
+    if args.plot:
+        save_spectrum(args.plot, curve, eigenvalues, title=parameter_title(arch.name, output["parameters"]))  # type: ignore[arg-type]
+        output["plot"] = str(args.plot)
+    if args.json:
+        print(json.dumps(output, indent=1))
+    else:
+        print(f"{arch.name}: spectral radius {curve.spectral_radius:.6g} ({state} statistics)")
+        if "simulated" in output:
+            sim = output["simulated"]
+            print(f"simulated N={sim['N']}: max|eig| {sim['spectral_radius']:.6g}, inside {sim['fraction_inside']:.3f}")  # type: ignore[index]
+    return 0
+
+
+def _state_sample(arch: Architecture, params: dict[str, float], state: str, args: argparse.Namespace) -> LocalSample:
+    """A saved ``.npz`` state, or the mean-field steady state (``steady``)."""
+    from rmtgate.numerics.samples import LocalSample
+
+    if state == "steady":
+        from rmtgate.mft.dmft import steady_state_sample
+
+        return steady_state_sample(arch, params, seed=args.seed)
+    return LocalSample.load(state)
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``spectrum`` command."""
+    spectrum = subparsers.add_parser("spectrum", help="predicted spectral curve (and simulated eigenvalues)")
+    spectrum.add_argument("architecture", help="built-in name or spec.toml")
+    spectrum.add_argument("-p", "--param", action="append", metavar="NAME=VALUE", help="parameter value (repeat)")
+    spectrum.add_argument(
+        "--state",
+        help="statistics: zero (zero fixed point), network (the simulated network), steady (mean-field), or FILE.npz",
+    )
+    spectrum.add_argument("--simulate", type=int, metavar="N", help="simulate N neurons and overlay their eigenvalues")
+    spectrum.add_argument("--steps", type=int, default=500, help="simulation steps (default 500)")
+    spectrum.add_argument("--ensemble", type=int, default=1, help="independent networks (default 1)")
+    spectrum.add_argument("--seed", type=int, default=0)
+    spectrum.add_argument("--angles", type=int, default=720, help="rays for the curve (default 720)")
+    spectrum.add_argument("--plot", metavar="FILE", help="write a figure (png/pdf/svg)")
+    spectrum.add_argument(
+        "--bounds", action="store_true", help="also the radii of the bounding sets Σ(ρ,0) ⊆ Σ ⊆ Σ(ρ,ν) [G 88-90]"
+    )
+    spectrum.add_argument("--json", action="store_true")
+    spectrum.set_defaults(handler=_cmd_spectrum)
