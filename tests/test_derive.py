@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import pickle
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -60,9 +62,7 @@ def test_atomic_store_leaves_nothing_when_interrupted(tmp_path: Path) -> None:
 
 def test_killed_process_never_leaves_a_corrupt_entry(tmp_path: Path) -> None:
     # kill a deriving process repeatedly at random moments; every entry present must load
-    code = (
-        f"import rmtgate, sys; from rmtgate.derive import derive; derive(rmtgate.lstm(), cache_dir={str(tmp_path)!r})"
-    )
+    code = f"import rmtgate; rmtgate.derive(rmtgate.lstm(), cache_dir={str(tmp_path)!r})"
     for delay in (0.3, 0.6, 0.9, 1.2):
         proc = subprocess.Popen([sys.executable, "-c", code])
         try:
@@ -72,6 +72,33 @@ def test_killed_process_never_leaves_a_corrupt_entry(tmp_path: Path) -> None:
             proc.wait()
     for entry in tmp_path.glob("derivation-*.pickle"):
         assert pickle.loads(entry.read_bytes()).schur_identity_holds
+    # the same command left alone completes and writes the entry (so the loop above saw real runs)
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+    assert [pickle.loads(e.read_bytes()).schur_identity_holds for e in tmp_path.glob("derivation-*.pickle")] == [True]
+
+
+def test_cache_key_follows_the_code_of_the_symbolic_stages(tmp_path: Path) -> None:
+    # a copy of the package whose boundary stage is edited must not answer from the old cache
+    package = tmp_path / "src" / "rmtgate"
+    shutil.copytree(ROOT / "rmtgate", package, ignore=shutil.ignore_patterns("__pycache__"))
+    code = (
+        "import rmtgate, sys; from rmtgate.symbolic.derive import cache_key; "
+        "assert rmtgate.__file__.startswith(sys.argv[1]); print(cache_key(rmtgate.gru()))"
+    )
+    env = {**os.environ, "PYTHONPATH": str(tmp_path / "src")}
+
+    def key() -> str:
+        run = subprocess.run(
+            [sys.executable, "-c", code, str(package)], env=env, cwd=tmp_path, capture_output=True, text=True
+        )
+        assert run.returncode == 0, run.stderr
+        return run.stdout.strip()
+
+    before = key()
+    assert key() == before  # deterministic
+    boundary = package / "symbolic" / "boundary.py"
+    boundary.write_text(boundary.read_text() + "\n# an edit to the boundary stage\n")
+    assert key() != before
 
 
 def test_cli_derive_json_for_a_spec_file(capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch) -> None:

@@ -7,6 +7,7 @@ by a hash of the architecture's canonical text and of the engine version.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import pickle
@@ -83,10 +84,25 @@ def cache_directory() -> Path:
     return base / "rmtgate"
 
 
+@functools.cache
+def source_hash() -> str:
+    """sha256 of the source of the symbolic stages (this package and the errors it raises).
+
+    A derivation depends on the code that derives it: an edit to the boundary stage must not
+    be answered from a cache written by the old code, even at the same version number.
+    """
+    digest = hashlib.sha256()
+    package = Path(__file__).resolve().parent
+    for path in sorted(package.glob("*.py")):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 def cache_key(arch: Architecture) -> str:
     from rmtgate import __version__
 
-    text = f"{CACHE_FORMAT}|{__version__}|sympy {sympy.__version__}|{arch.canonical_text()}"
+    text = f"{CACHE_FORMAT}|{__version__}|sympy {sympy.__version__}|{source_hash()}|{arch.canonical_text()}"
     return hashlib.sha256(text.encode()).hexdigest()
 
 
