@@ -232,6 +232,10 @@ def _fixed_point_record(
     return record
 
 
+#: highest mpmath precision (decimal digits) accepted for refining fixed points
+MAX_DPS = 1000
+
+
 def fixed_points(
     arch: Architecture,
     params: Mapping[str, Any],
@@ -254,7 +258,8 @@ def fixed_points(
     values = resolve_parameters(arch, params)
     grid = check_integer(grid, "grid", 8)
     if dps is not None:
-        check_integer(dps, "dps", 15)
+        # mpmath's cost grows quickly with the precision: 100000 digits "hangs" for hours
+        check_integer(dps, "dps", 15, MAX_DPS)
     if not (lower > 0 and math.isfinite(lower)):
         raise ParameterError(expected("a positive lower end of the scan", "lower", lower))
     system = fixed_point_system(arch)

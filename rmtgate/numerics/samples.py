@@ -71,6 +71,19 @@ class LocalSample:
     @classmethod
     def load(cls, path: str) -> LocalSample:
         """Read an ``.npz`` file whose arrays are named like the local variables."""
+        import zipfile
+        from pathlib import Path
+
+        if not Path(path).is_file():
+            raise StateError(expected("an existing .npz file of per-neuron arrays", "state", str(path)))
+        # an .npz is a zip archive; anything else makes np.load guess (and, for a non-numpy
+        # file, talk about "pickled data", which misleads about what went wrong)
+        if not zipfile.is_zipfile(path):
+            raise StateError(
+                expected(
+                    "a valid .npz file (numpy.savez writes a zip archive; this file is not one)", "state", str(path)
+                )
+            )
         try:
             with np.load(path) as data:
                 return cls.from_arrays({k: data[k] for k in data.files}, source=str(path))
