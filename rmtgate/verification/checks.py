@@ -396,6 +396,22 @@ def checks_for(profile: str) -> list[Check]:
     return [c for c in CHECKS if profile in c.profiles]
 
 
+def select_checks(profile: str = "ci", only: Sequence[str] | None = None) -> list[Check]:
+    """The checks of ``profile`` whose names start with one of ``only`` (all when ``only`` is empty).
+
+    A prefix that selects nothing is an error: a typo would otherwise run no check and "pass".
+    """
+    checks = checks_for(profile)
+    for prefix in only or ():
+        if not any(c.name.startswith(prefix) for c in checks):
+            raise ParameterError(
+                expected(
+                    f"a prefix of a check of profile {profile} ({', '.join(c.name for c in checks)})", "only", prefix
+                )
+            )
+    return [c for c in checks if not only or any(c.name.startswith(o) for o in only)]
+
+
 def run_checks(
     profile: str = "ci",
     *,
@@ -403,11 +419,12 @@ def run_checks(
     only: Sequence[str] | None = None,
     progress: Callable[[Check], None] | None = None,
 ) -> Report:
-    """Run the checks of ``profile`` (optionally only those whose names start with ``only``)."""
+    """Run the checks of ``profile`` (optionally only those whose names start with ``only``).
+
+    ``progress`` is called with each check before it runs (the command line draws a bar).
+    """
     report = Report(profile, backend)
-    for check in checks_for(profile):
-        if only and not any(check.name.startswith(o) for o in only):
-            continue
+    for check in select_checks(profile, only):
         if progress:
             progress(check)
         start = time.perf_counter()
