@@ -80,9 +80,7 @@ class LocalSample:
         # file, talk about "pickled data", which misleads about what went wrong)
         if not zipfile.is_zipfile(path):
             raise StateError(
-                expected(
-                    "a valid .npz file (numpy.savez writes a zip archive; this file is not one)", "state", str(path)
-                )
+                expected("a .npz file written by numpy.savez (this is not a valid .npz file)", "state", str(path))
             )
         try:
             with np.load(path) as data:
