@@ -6,6 +6,10 @@ declared random matrix, and calls of registered nonlinearities with one argument
 else (attribute access, subscripts, lambdas, keywords, strings, dunder names, unknown
 functions, huge exponents, deep nesting) raises :class:`ArchitectureError` naming the
 offending token and its line.  Nothing in a spec file is ever evaluated.
+
+Why this module is long: the grammar is a security boundary, so the parser, the spec
+tables that feed it (including ``[functions]``, whose bodies go through the same parser) and
+``declare`` stay together in one module that can be audited in one read.
 """
 
 from __future__ import annotations
