@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from rmtgate.errors import ParameterError, expected
 from rmtgate.numerics.curves import SpectralCurve
 
 
@@ -58,13 +60,62 @@ def draw_spectrum(
         ax.set_title(title, fontsize=9)
 
 
-def save_figure(fig: Any, path: str | Path, **savefig: Any) -> Path:
-    """Lay out, write (creating folders) and close a matplotlib figure."""
-    fig.tight_layout()
+def supported_formats() -> tuple[str, ...]:
+    """File extensions matplotlib can write here (``png``, ``pdf``, ``svg``, ...)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    return tuple(sorted(FigureCanvasAgg(Figure()).get_supported_filetypes()))
+
+
+def check_figure_path(path: str | Path) -> Path:
+    """``path`` as a :class:`Path` if a figure can be written there, else :class:`ParameterError`.
+
+    Called by :func:`save_figure` and, before any long computation, by the command line, so a
+    typo in ``--plot`` costs nothing.  The folder must already exist: creating a directory
+    tree from a mistyped path would hide the mistake and scatter folders.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, **savefig)
-    _pyplot().close(fig)
+    suffix = path.suffix.lower().lstrip(".")
+    formats = supported_formats()
+    if suffix not in formats:
+        raise ParameterError(
+            expected(f"a figure file ending in one of {', '.join('.' + f for f in formats)}", "path", str(path))
+        )
+    parent = path.parent
+    if not parent.exists():
+        raise ParameterError(
+            expected(f"an existing directory for the figure ({parent} does not exist)", "path", str(path))
+        )
+    if not parent.is_dir():
+        raise ParameterError(expected(f"a path inside a directory ({parent} is not a directory)", "path", str(path)))
+    if path.is_dir():
+        raise ParameterError(expected("a file name, not a directory", "path", str(path)))
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise ParameterError(
+            expected(f"a writable location ({path if path.exists() else parent} is not writable)", "path", str(path))
+        )
+    return path
+
+
+def save_figure(fig: Any, path: str | Path, **savefig: Any) -> Path:
+    """Lay out, write and close a matplotlib figure (the one place figures reach the disk).
+
+    Raises :class:`ParameterError` for an unsupported extension, a missing or unwritable
+    folder (checked by :func:`check_figure_path`), or an OS error while writing.
+    """
+    plt = _pyplot()
+    try:
+        path = check_figure_path(path)
+        fig.tight_layout()
+        try:
+            fig.savefig(path, **savefig)
+        except OSError as err:
+            raise ParameterError(
+                expected(f"a writable figure path ({err.strerror or err})", "path", str(path))
+            ) from None
+    finally:
+        plt.close(fig)
     return path
 
 

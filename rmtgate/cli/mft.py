@@ -3,30 +3,33 @@
 from __future__ import annotations
 
 import argparse
-import json
-from typing import TYPE_CHECKING, Any
+import sys
+from typing import Any
 
 import mpmath
 
+from rmtgate.cli.common import emit_json
 from rmtgate.mft.dmft import steady_state
-from rmtgate.mft.fixed_points import fixed_points
+from rmtgate.mft.fixed_points import MAX_DPS, fixed_points
 from rmtgate.mft.system import fixed_point_system
 from rmtgate.numerics.parameters import parse_parameters
 from rmtgate.symbolic.builtins import resolve_architecture
-
-if TYPE_CHECKING:
-    pass
+from rmtgate.validation import check_integer
 
 
 def _cmd_mft(args: argparse.Namespace) -> int:
+    if args.dps is not None:  # checked before any work (the domain checks it again)
+        check_integer(args.dps, "--dps", 15, MAX_DPS)
     arch = resolve_architecture(args.architecture)
     params = parse_parameters(args.param)
     if args.steady_state:
+        if not args.quiet:
+            print("solving steady-state DMFT ...", file=sys.stderr)
         result = steady_state(arch, params, trajectories=args.trajectories, steps=args.steps, seed=args.seed)
         payload: dict[str, Any] = {"architecture": arch.name, "parameters": result.parameters}
         payload.update(result.summary())
         if args.json:
-            print(json.dumps(payload))
+            emit_json(payload)
         else:
             print(f"{arch.name}: steady-state C0 = {result.C0} after {result.iterations} iterations")
         return 0
@@ -41,7 +44,7 @@ def _cmd_mft(args: argparse.Namespace) -> int:
         first = arch.local_form.state[0].name
         for row in rows:
             row.setdefault("C_h", row[f"C_{first}"])
-        print(json.dumps({"architecture": arch.name, "parameters": solutions[0].parameters, "solutions": rows}))
+        emit_json({"architecture": arch.name, "parameters": solutions[0].parameters, "solutions": rows})
     else:
         print(fixed_point_system(arch).latex())
         for row in rows:
@@ -59,8 +62,11 @@ def register(subparsers: Any) -> None:
     mode.add_argument("--fixed-point", action="store_true", help="all fixed-point solutions (default)")
     mode.add_argument("--steady-state", action="store_true", help="steady-state DMFT by Monte Carlo")
     p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.add_argument("--dps", type=int, default=None, help="refine fixed points with mpmath at this many digits")
+    p.add_argument(
+        "--dps", type=int, default=None, help=f"refine fixed points with mpmath at this many digits (15-{MAX_DPS})"
+    )
     p.add_argument("--trajectories", type=int, default=1000, help="DMFT Monte Carlo paths")
     p.add_argument("--steps", type=int, default=400, help="DMFT stationary steps per path")
     p.add_argument("--seed", type=int, default=0, help="DMFT random seed")
+    p.add_argument("--quiet", action="store_true", help="no progress messages on stderr")
     p.set_defaults(handler=_cmd_mft)

@@ -3,17 +3,36 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
 import numpy as np
 
+from rmtgate.cli.common import emit_json
 from rmtgate.errors import ParameterError, expected
+from rmtgate.figures import check_figure_path
 from rmtgate.mft.phase import phase_diagram, plot_phase_diagram
 from rmtgate.symbolic.builtins import gru, resolve_architecture
+from rmtgate.validation import check_integer, check_real
+
+
+def _check_grid(args: argparse.Namespace, axis: str) -> None:
+    """``--{axis}-min < --{axis}-max``, both finite and >= 0, and a grid of at least one point."""
+    low = check_real(getattr(args, f"{axis}_min"), f"--{axis}-min", minimum=0.0)
+    high = check_real(getattr(args, f"{axis}_max"), f"--{axis}-max", minimum=0.0)
+    if not low < high:
+        raise ParameterError(expected(f"--{axis}-min < --{axis}-max (got --{axis}-min={low:g})", f"--{axis}-max", high))
+    check_integer(getattr(args, f"n_{axis}"), f"--n-{axis}", 2)
 
 
 def _cmd_phase(args: argparse.Namespace) -> int:
+    # every check before the (minute-long) scan of the plane
+    _check_grid(args, "ah")
+    _check_grid(args, "ar")
+    check_integer(args.curve_points, "--curve-points", 1)
+    check_real(args.b_r, "--b-r")
+    check_real(args.beta, "--beta")
+    if args.plot:
+        check_figure_path(args.plot)
     arch = resolve_architecture(args.architecture)
     if arch.spec_hash() != gru().spec_hash():
         raise ParameterError(
@@ -22,16 +41,17 @@ def _cmd_phase(args: argparse.Namespace) -> int:
     ah = np.linspace(args.ah_min, args.ah_max, args.n_ah)
     ar = np.linspace(args.ar_min, args.ar_max, args.n_ar)
     data = phase_diagram(ah, ar, b_r=args.b_r, beta=args.beta, curve_points=args.curve_points)
+    payload = data.summary()
     if args.plot:
-        plot_phase_diagram(data, args.plot)
+        payload["plot"] = str(plot_phase_diagram(data, args.plot))
     if args.json:
-        print(json.dumps(data.summary()))
+        emit_json(payload)
     else:
         print("bifurcation curve a_r*(a_h):")
         for h, r in data.bifurcation_curve:
             print(f"  a_h={h:.4f}  a_r*={r:.6f}")
         if args.plot:
-            print(f"plot written to {args.plot}")
+            print(f"plot written to {payload['plot']}")
     return 0
 
 

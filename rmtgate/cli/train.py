@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -11,10 +10,18 @@ from typing import Any
 
 import numpy as np
 
+from rmtgate.cli.common import emit_json, progress_bar, show_progress
 from rmtgate.errors import ParameterError, expected
 from rmtgate.numerics.parameters import parse_parameters
 from rmtgate.training.bptt import train
-from rmtgate.training.tasks import get_task
+from rmtgate.training.tasks import EPOCH_BUDGET, get_task
+from rmtgate.validation import check_integer
+
+#: why ``functional_rank`` can be -1, said in the output instead of left to the reader
+RANK_NOTE = (
+    "-1: no rank-r truncation of ΔW (r = 0 … N) brought the loss below 5% of the initial network's "
+    "loss, i.e. the run did not learn the task well enough for a functional rank to exist"
+)
 
 
 def _parse_params(items: list[str] | None) -> dict[str, float]:
@@ -32,15 +39,22 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     params = _parse_params(args.param)
     g = params.get("g", 0.0)
-    N = args.N
-    if N is not None and N < 1:
-        raise ParameterError(expected("an integer N >= 1", "N", N))
+    N = check_integer(args.N, "--N", 1)
+    if args.epochs is not None:
+        check_integer(args.epochs, "--epochs", 0)
+    check_integer(args.eval_batch, "--eval-batch", 1)
     task = get_task(args.task)
     linear = task.name == "simple" and not args.nonlinear
     start = time.perf_counter()
+    epochs = args.epochs if args.epochs is not None else EPOCH_BUDGET.get(task.name)
+    bar = progress_bar(f"train {task.name}", total=epochs, quiet=args.quiet)
+    lines = not args.quiet and not args.json and not show_progress()
 
     def progress(epoch: int, value: float) -> None:
-        if not args.json and (epoch % max(1, args.report_every) == 0):
+        bar.update(1)
+        bar.set_postfix(loss=f"{value:.4g}")
+        if lines and (epoch % max(1, args.report_every) == 0):
+            # no terminal: a line every --report-every epochs instead of a bar
             print(f"epoch {epoch:6d}  loss {value:.6g}  ({time.perf_counter() - start:.1f} s)", file=sys.stderr)
 
     kwargs: dict[str, Any] = {}
@@ -59,8 +73,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         progress=progress,
         **kwargs,
     )
+    bar.close()
     if args.out:
         run.save(args.out)
+    if not args.quiet:
+        print("computing the functional rank ...", file=sys.stderr)
     rank = functional_rank(run, batch_size=args.eval_batch, seed=args.seed + 2)
     sv = np.linalg.svd(run.delta_W, compute_uv=False)
     summary = {
@@ -71,6 +88,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         "loss_initial": run.loss_initial,
         "loss_final": run.loss_final,
         "functional_rank": rank,
+        "functional_rank_note": RANK_NOTE if rank < 0 else None,
         "delta_w_singular_values": [float(s) for s in sv[:10]],
         "delta_w_norm": float(np.linalg.norm(run.delta_W)),
         "w_norm": float(np.linalg.norm(run.final.W)),
@@ -78,10 +96,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         "out": str(args.out) if args.out else None,
     }
     if args.json:
-        print(json.dumps(summary, indent=2))
+        emit_json(summary)
     else:
         for key, value in summary.items():
-            print(f"{key}: {value}")
+            if value is not None or key != "functional_rank_note":
+                print(f"{key}: {value}")
     return 0
 
 
@@ -97,7 +116,13 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--backend", default="numpy", choices=["numpy", "cupy"])
     parser.add_argument("--nonlinear", action="store_true", help="simple task with tanh and Adam")
     parser.add_argument("--eval-batch", type=int, default=512, help="trials for the truncation losses")
-    parser.add_argument("--report-every", type=int, default=100, help="progress line every this many epochs")
+    parser.add_argument(
+        "--report-every",
+        type=int,
+        default=100,
+        help="progress line every this many epochs (when stderr is not a terminal)",
+    )
     parser.add_argument("--out", type=Path, default=None, help="save the run (.npz)")
     parser.add_argument("--json", action="store_true", help="print a JSON summary")
+    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     parser.set_defaults(handler=cmd_train)

@@ -8,10 +8,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from rmtgate.cli.common import emit_json, progress_bar, show_progress
+
 
 def _progress_line(index: int, total: int, name: str, quiet: bool) -> None:
-    if not quiet:
-        print(f"[{index}/{total}] {name}", file=sys.stderr, flush=True)
+    """``[k/n] name`` on stderr (a bar on a terminal is drawn by the caller)."""
+    if not quiet and not show_progress():
+        print(f"[{index}/{total}] running {name} ...", file=sys.stderr, flush=True)
 
 
 def _cmd_mutants(args: argparse.Namespace) -> int:
@@ -44,7 +47,7 @@ def _cmd_mutants(args: argparse.Namespace) -> int:
         path.mkdir(parents=True, exist_ok=True)
         (path / "mutants.json").write_text(json.dumps(report, indent=2, default=float))
     if args.json:
-        print(json.dumps(report, indent=2, default=float))
+        emit_json(report)
     else:
         print(f"{'mutant':44} {'effect':>8} {'resolution':>10}  killed by")
         for m in report["mutants"]:
@@ -56,21 +59,28 @@ def _cmd_mutants(args: argparse.Namespace) -> int:
 def _cmd_verify(args: argparse.Namespace) -> int:
     if args.mutants:
         return _cmd_mutants(args)
-    from rmtgate.verification.checks import Report, checks_for, format_table, run_checks, write_report
+    from rmtgate.verification.checks import Check, Report, format_table, run_checks, select_checks, write_report
 
     profile = "thorough" if args.thorough else ("gpu" if args.backend == "cupy" and not args.quick else "ci")
-    total = len(checks_for(profile)) if not args.only else None
-    done = {"count": 0}
+    total = len(select_checks(profile, args.only))  # also rejects an --only that matches nothing, before any work
+    bar = progress_bar("verify", total=total, quiet=args.quiet)
+    done = 0
 
-    def progress(check: Any) -> None:
-        done["count"] += 1
-        _progress_line(done["count"], total or len(args.only or []), check.name, args.quiet)
+    def progress(check: Check) -> None:
+        nonlocal done
+        if done:
+            bar.update(1)  # the previous check has finished
+        done += 1
+        bar.set_postfix_str(check.name)
+        _progress_line(done, total, check.name, args.quiet)
 
     def write(report: Report) -> None:
         if args.report:
             write_report(report, args.report)  # after every check: an interrupted run keeps what it did
 
     report = run_checks(profile, backend=args.backend, only=args.only, progress=progress, on_result=write)
+    bar.update(1 if done else 0)
+    bar.close()
     if args.json:
         payload = [
             {
@@ -85,7 +95,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
             }
             for r in report.results
         ]
-        print(json.dumps({"profile": profile, "checks": payload, "passed": report.passed}, indent=2, default=float))
+        emit_json({"profile": profile, "checks": payload, "passed": report.passed})
     else:
         print(format_table(report))
         if args.report:

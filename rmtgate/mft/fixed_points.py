@@ -120,7 +120,7 @@ class FixedPoint:
     to the variance of their Gaussian law.
 
     ``rho_0`` generalizes the spectral shaping parameter [G 19]: ``rho_0² = 1 - det(I - L(1))``
-    with ``L_kl(λ) = a_k² E|T_kl(λ)|²`` the boundary operator of ``shared/THEORY.md`` §3 at the
+    with ``L_kl(λ) = a_k² E|T_kl(λ)|²`` the boundary operator of ``docs/theory.md`` §3 at the
     fixed point; it equals [G 19] for the GRU and the Perron root of ``L(1)`` whenever ``L`` has
     rank one (vanilla, LSTM).  ``perron_root`` is ``ρ(L(1))``: ``λ = 1`` lies in the support iff
     it is ``>= 1``.  ``stable`` is decided by Cor. 4.6 (``perron_root < 1``) when the boundary
@@ -232,6 +232,10 @@ def _fixed_point_record(
     return record
 
 
+#: highest mpmath precision (decimal digits) accepted for refining fixed points
+MAX_DPS = 1000
+
+
 def fixed_points(
     arch: Architecture,
     params: Mapping[str, Any],
@@ -254,7 +258,8 @@ def fixed_points(
     values = resolve_parameters(arch, params)
     grid = check_integer(grid, "grid", 8)
     if dps is not None:
-        check_integer(dps, "dps", 15)
+        # mpmath's cost grows quickly with the precision: 100000 digits "hangs" for hours
+        check_integer(dps, "dps", 15, MAX_DPS)
     if not (lower > 0 and math.isfinite(lower)):
         raise ParameterError(expected("a positive lower end of the scan", "lower", lower))
     system = fixed_point_system(arch)

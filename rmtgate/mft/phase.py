@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -214,8 +215,15 @@ def phase_diagram(
     """Classify the ``(a_h, a_r)`` plane by the GRU's fixed points (Fig. 2 left)."""
     ah = np.linspace(1.0, 3.0, 41) if a_h is None else np.asarray(a_h, dtype=float)
     ar = np.linspace(0.0, 10.0, 41) if a_r is None else np.asarray(a_r, dtype=float)
-    if ah.ndim != 1 or ar.ndim != 1 or ah.size == 0 or ar.size == 0 or np.any(ah < 0) or np.any(ar < 0):
-        raise ParameterError(expected("non-empty 1-D grids of non-negative scales", "a_h/a_r", (a_h, a_r)))
+    for name, values in (("a_h", ah), ("a_r", ar)):
+        # describe the grid instead of printing it: a numpy array in a one-line error is noise
+        if values.ndim != 1 or values.size == 0:
+            shape = "x".join(map(str, values.shape)) or "scalar"
+            raise ParameterError(expected("non-empty 1-D grids of scales a_h/a_r", name, f"grid of shape {shape}"))
+        if not np.all(np.isfinite(values)) or np.any(values < 0):
+            raise ParameterError(
+                expected("finite non-negative scales in the a_h/a_r grids", name, f"min {values.min():g}")
+            )
     regions = np.zeros((ar.size, ah.size), dtype=int)
     marginal = np.zeros((ar.size, ah.size), dtype=bool)
     rho = np.full((ar.size, ah.size), np.nan)
@@ -235,7 +243,7 @@ def phase_diagram(
     return PhaseDiagram(ah, ar, regions, marginal, rho, curve, b_r, beta, 1.0 + math.exp(-b_r))
 
 
-def plot_phase_diagram(data: PhaseDiagram, path: str) -> None:
+def plot_phase_diagram(data: PhaseDiagram, path: str | Path) -> Path:
     """Fig. 2 (left): regions, marginal-stability shading and the bifurcation curve (PNG/PDF/SVG)."""
     import matplotlib
 
@@ -269,6 +277,6 @@ def plot_phase_diagram(data: PhaseDiagram, path: str) -> None:
     if data.bifurcation_curve:
         handles.append(Line2D([], [], color="b", ls="--", label=r"$a_r^*(a_h)$"))
     ax.legend(handles=handles, loc="upper right", fontsize=6, framealpha=0.85)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    from rmtgate.figures import save_figure
+
+    return save_figure(fig, path)

@@ -24,6 +24,10 @@ _WORKERS = max(1, min(4, os.cpu_count() or 1))
 
 def _perron_root(L: np.ndarray) -> np.ndarray:
     """Largest |eigenvalue| of each ``K × K`` matrix in a batch (equals the Perron root: L ≥ 0)."""
+    if not np.all(np.isfinite(L)):
+        # overflow in a compiled formula (huge parameters or state values): a typed error here
+        # instead of numpy's LinAlgError from deep inside eigvals
+        raise ParameterError(expected("parameters small enough that L(λ) stays finite in float64", "L(λ)", "inf/nan"))
     if L.shape[-1] == 1:
         return L[..., 0, 0]
     return np.max(np.abs(np.linalg.eigvals(L)), axis=-1)

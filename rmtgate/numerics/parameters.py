@@ -12,6 +12,9 @@ import sympy
 from rmtgate.errors import ParameterError, expected
 from rmtgate.symbolic.architecture import Architecture
 
+#: largest float whose square is still finite in float64
+_SQUARE_LIMIT = math.sqrt(np.finfo(float).max)
+
 
 def required_parameters(arch: Architecture) -> tuple[sympy.Symbol, ...]:
     """Parameters without a default: the scales ``a_k`` of the random matrices."""
@@ -34,19 +37,32 @@ def resolve_parameters(arch: Architecture, values: Mapping[str, Any], *, default
             raise ParameterError(expected(f"a parameter of {arch.name} ({sorted(known)})", "parameter", name))
         try:
             value = float(raw)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise ParameterError(expected(f"a real number for {name}", name, raw)) from None
         if not math.isfinite(value):
             raise ParameterError(expected(f"a finite value for {name}", name, raw))
-        if (name in scales or name in bias_variances) and value < 0:
-            raise ParameterError(expected(f"a non-negative value for {name}", name, raw))
+        if name in scales or name in bias_variances:
+            if value < 0:
+                raise ParameterError(expected(f"a non-negative value for {name}", name, raw))
+            # the theory works with a_k² (and bias variances enter squared through the
+            # quadrature): a value whose square overflows float64 would surface much later
+            # as NaN inside an eigenvalue solver, far from the parameter that caused it
+            if not math.isfinite(value * value):
+                raise ParameterError(
+                    expected(f"{name}² to be finite in float64 ({name} < {_SQUARE_LIMIT:.3g})", name, raw)
+                )
         out[name] = value
+    # report every missing value at once: one error per try makes a user run the command
+    # as many times as there are parameters to learn what the architecture needs
+    missing = [name for name in sorted(known) if name not in out and (name in scales or not defaults)]
+    if missing:
+        shown: Any = missing[0] if len(missing) == 1 else missing
+        flags = " ".join(f"-p {name}=VALUE" for name in missing)
+        raise ParameterError(
+            expected(f"values for every parameter of {arch.name} without a default ({flags})", "missing", shown)
+        )
     for name in sorted(known):
-        if name in out:
-            continue
-        if name in scales or not defaults:
-            raise ParameterError(expected(f"a value for the parameter {name} of {arch.name}", "missing", name))
-        out[name] = 0.0
+        out.setdefault(name, 0.0)
     return out
 
 
@@ -58,14 +74,21 @@ def as_array(value: Any, name: str) -> np.ndarray:
 
 
 def parse_parameters(pairs: Sequence[str] | None) -> dict[str, float]:
-    """``["a_h=3", "b_z=0.5"]`` → ``{"a_h": 3.0, "b_z": 0.5}`` (typed errors on bad input)."""
+    """``["a_h=3", "b_z=0.5"]`` → ``{"a_h": 3.0, "b_z": 0.5}`` (typed errors on bad input).
+
+    A name given twice is an error rather than "last one wins": a repeated ``-p`` is almost
+    always a typo for another parameter, and silently dropping a value hides it.
+    """
     out: dict[str, float] = {}
     for pair in pairs or ():
         name, sep, value = pair.partition("=")
-        if not sep or not name.strip():
+        name = name.strip()
+        if not sep or not name:
             raise ParameterError(expected("-p NAME=VALUE", "parameter", pair))
+        if name in out:
+            raise ParameterError(expected(f"each parameter once (-p {name}= given twice)", "parameter", pair))
         try:
-            out[name.strip()] = float(value)
+            out[name] = float(value)
         except ValueError:
-            raise ParameterError(expected(f"a number for {name.strip()}", name.strip(), value)) from None
+            raise ParameterError(expected(f"a number for {name}", name, value)) from None
     return out

@@ -71,6 +71,17 @@ class LocalSample:
     @classmethod
     def load(cls, path: str) -> LocalSample:
         """Read an ``.npz`` file whose arrays are named like the local variables."""
+        import zipfile
+        from pathlib import Path
+
+        if not Path(path).is_file():
+            raise StateError(expected("an existing .npz file of per-neuron arrays", "state", str(path)))
+        # an .npz is a zip archive; anything else makes np.load guess (and, for a non-numpy
+        # file, talk about "pickled data", which misleads about what went wrong)
+        if not zipfile.is_zipfile(path):
+            raise StateError(
+                expected("a .npz file written by numpy.savez (this is not a valid .npz file)", "state", str(path))
+            )
         try:
             with np.load(path) as data:
                 return cls.from_arrays({k: data[k] for k in data.files}, source=str(path))

@@ -8,7 +8,7 @@ the reference every theoretical prediction (boundary curves, densities, radii) i
 against, which is why the result keeps the per-neuron local sample that those formulas
 average over.
 
-Conventions ([G], see ``shared/THEORY.md``):
+Conventions ([G], see ``docs/theory.md``):
 
 * ``(U_k)_ij ~ N(0, a_k²/N)`` i.i.d., drawn as a batch ``(ensemble, N, N)``;
 * a bias ``b`` listed in ``arch.bias_variances`` as ``(b, v)`` is drawn per neuron ``N(b, v)``
@@ -141,6 +141,50 @@ def _per_neuron(xp: Any, value: Any, shape: tuple[int, ...], dtype: np.dtype) ->
 
 
 # ---------------------------------------------------------------------------------------- simulation
+def simulation_memory(arch: Architecture, N: int, *, ensemble: int = 1, dtype: str | np.dtype = "float64") -> int:
+    """Bytes a simulation plus its Jacobian eigenvalues needs, roughly (the dominant N² terms).
+
+    ``ensemble × (matrices × N² + 3 × (n_state·N)²) × itemsize``: the random matrices, then
+    the assembled Jacobian with LAPACK's copy and workspace.  Used to refuse a run before
+    numpy fails half-way with a MemoryError (or the machine starts swapping).
+    """
+    itemsize = _dtype(dtype).itemsize
+    n = len(arch.state) * N
+    return int(ensemble) * (len(arch.matrices) * N * N + 3 * n * n) * itemsize
+
+
+def available_memory() -> int | None:
+    """Physical memory available now, in bytes (``MemAvailable``, else ``os.sysconf``); None if unknown."""
+    import os
+
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_memory(arch: Architecture, N: int, *, ensemble: int = 1, dtype: str | np.dtype = "float64") -> None:
+    """Raise :class:`ParameterError` when ``simulation_memory`` exceeds the available memory."""
+    need = simulation_memory(arch, N, ensemble=ensemble, dtype=dtype)
+    have = available_memory()
+    if have is not None and need > have:
+        raise ParameterError(
+            expected(
+                f"a network that fits in memory (N={N}, ensemble={ensemble} needs about {need / 2**30:.1f} GiB, "
+                f"{have / 2**30:.1f} GiB available)",
+                "N",
+                N,
+            )
+        )
+
+
 def simulate(
     arch: Architecture,
     params: Mapping[str, float],
@@ -182,6 +226,8 @@ def simulate(
         raise ParameterError(expected("a mapping of parameter names to numbers", "params", params))
     resolved = resolve_parameters(arch, params)
     be = get_backend(backend)
+    if be.name == "numpy":  # device memory of the cupy backend is CuPy's to report
+        check_memory(arch, N, ensemble=ensemble, dtype=dtype_)
     xp = be.xp
     generator = be.make_generator(seed_)
     shape = (ensemble, N)

@@ -44,22 +44,37 @@ class Derivation:
     def schur_identity_holds(self) -> bool:
         return self.linearization.schur_identity_holds
 
-    def equations(self) -> list[tuple[str, str]]:
-        """``(title, LaTeX body)`` for each displayed equation (no surrounding delimiters)."""
-        lin = self.linearization
-        out = [("Update equations", self.architecture.latex()), ("Jacobian", self.jacobian.latex())]
-        out += [(f"Linearization ({i})", line) for i, line in enumerate(lin.latex().splitlines(), start=1)]
-        out.append(("Schur identity", lin.schur_latex()))
-        out += [(f"Boundary ({i})", line) for i, line in enumerate(self.boundary.latex().splitlines(), start=1)]
+    def sections(self) -> dict[str, Any]:
+        """LaTeX of every stage by name: one string, a name → string map, a list of lines, or None.
+
+        The single source of both outputs: :meth:`equations` (the LaTeX/text form) flattens it
+        and ``rmtgate derive --json`` prints it, so the two can never show different content.
+        """
         from rmtgate.symbolic.boundary import bounding_curves
 
         bounds = bounding_curves(self.boundary)
-        if bounds is not None:
-            out += [(f"Bounding curves ({i})", line) for i, line in enumerate(bounds.latex().splitlines(), start=1)]
-        out += [
-            (f"Mean-field boundary ({i})", line)
-            for i, line in enumerate(self.mean_field_boundary.latex_equation().splitlines(), start=1)
-        ]
+        return {
+            "update_equations": self.architecture.latex(),
+            "jacobian": self.jacobian.latex(),
+            "linearization": self.linearization.latex_parts(),
+            "schur_identity": self.linearization.schur_latex(),
+            "boundary": self.boundary.latex().splitlines(),
+            "bounding_curves": bounds.latex().splitlines() if bounds is not None else None,
+            "mean_field_boundary": self.mean_field_boundary.latex_equation().splitlines(),
+        }
+
+    def equations(self) -> list[tuple[str, str]]:
+        """``(title, LaTeX body)`` for each displayed equation (no surrounding delimiters)."""
+        parts = self.sections()
+        out = [("Update equations", parts["update_equations"]), ("Jacobian", parts["jacobian"])]
+        out += [(f"Linearization ({i})", line) for i, line in enumerate(parts["linearization"].values(), start=1)]
+        out.append(("Schur identity", parts["schur_identity"]))
+        for title, key in (
+            ("Boundary", "boundary"),
+            ("Bounding curves", "bounding_curves"),
+            ("Mean-field boundary", "mean_field_boundary"),
+        ):
+            out += [(f"{title} ({i})", line) for i, line in enumerate(parts[key] or (), start=1)]
         return out
 
     def latex(self) -> str:
@@ -74,6 +89,10 @@ class Derivation:
         out["schur_identity_holds"] = self.schur_identity_holds
         out["spec_hash"] = self.architecture.spec_hash()
         return out
+
+    def to_json(self) -> dict[str, Any]:
+        """:meth:`summary` plus every stage's LaTeX (``sections``): all that the text output shows."""
+        return {**self.summary(), "derivation": self.sections()}
 
 
 def cache_directory() -> Path:

@@ -232,6 +232,9 @@ def _identity(x: sympy.Expr) -> sympy.Expr:
 for _nl in (
     Nonlinearity("tanh", sympy.tanh),
     Nonlinearity("identity", _identity, {"numpy": lambda x: x, "mpmath": lambda x: x}),
+    # |x|, mainly for [functions] bodies such as softsign x / (1 + abs(x)); SymPy's Abs
+    # differentiates to sign(x) for real x and both print to numpy/mpmath natively
+    Nonlinearity("abs", sympy.Abs),
     Nonlinearity("sigmoid", sigmoid, {"numpy": _numpy_sigmoid, "mpmath": mp_sigmoid}),
     Nonlinearity("hardtanh", hardtanh, {"numpy": _numpy_hardtanh, "mpmath": _mp_hardtanh}),
     Nonlinearity("relu", relu, {"numpy": _numpy_relu, "mpmath": _mp_relu}),

@@ -1,6 +1,6 @@
 """Stage 2: the linearization ``M = A + B U C`` in the enlarged space ``(δs, δη_1..δη_K)``.
 
-Built by the field construction of ``shared/THEORY.md`` ("Automatic linearization") with no
+Built by the field construction of ``docs/theory.md`` ("Automatic linearization") with no
 per-architecture code:
 
     λ δs  = (∂F/∂s) δs + Σ_k (∂F/∂η_k) δη_k
@@ -71,7 +71,8 @@ class Linearization:
         """Schur complement of ``I_λ − M`` on the state blocks (equals ``λ − J``)."""
         return _schur_complement(self.resolvent_operand(), self.n_state)
 
-    def latex(self) -> str:
+    def latex_parts(self) -> dict[str, str]:
+        """LaTeX of each piece, by name: ``blocks``, ``A``, ``B``, ``C``, ``U`` (what ``latex`` prints)."""
         display = self.architecture.local_form.display
         names = ", ".join(sympy.latex(s) for s in self.block_names)
 
@@ -84,15 +85,16 @@ class Linearization:
             + r"\right)"
         )
         fields = r",\quad ".join(f.latex() for f in self.fields)
-        return "\n".join(
-            [
-                rf"\text{{blocks: }} ({names}),\qquad {fields}",
-                rf"A = {mat(self.A)}",
-                rf"B = {mat(self.B)}",
-                rf"C = {mat(self.C)}",
-                rf"U = {u},\qquad I_\lambda = {mat(self.I_lambda)}",
-            ]
-        )
+        return {
+            "blocks": rf"\text{{blocks: }} ({names}),\qquad {fields}",
+            "A": rf"A = {mat(self.A)}",
+            "B": rf"B = {mat(self.B)}",
+            "C": rf"C = {mat(self.C)}",
+            "U": rf"U = {u},\qquad I_\lambda = {mat(self.I_lambda)}",
+        }
+
+    def latex(self) -> str:
+        return "\n".join(self.latex_parts().values())
 
     def schur_latex(self) -> str:
         display = self.architecture.local_form.display

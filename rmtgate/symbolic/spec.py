@@ -6,6 +6,10 @@ declared random matrix, and calls of registered nonlinearities with one argument
 else (attribute access, subscripts, lambdas, keywords, strings, dunder names, unknown
 functions, huge exponents, deep nesting) raises :class:`ArchitectureError` naming the
 offending token and its line.  Nothing in a spec file is ever evaluated.
+
+Why this module is long: the grammar is a security boundary, so the parser, the spec
+tables that feed it (including ``[functions]``, whose bodies go through the same parser) and
+``declare`` stay together in one module that can be audited in one read.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import ast
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +81,8 @@ class Scope:
     matrices: frozenset[str]
     variances: frozenset[str]
     parameters: frozenset[str] | None  # None: every other name is a parameter
+    #: functions defined by the spec's ``[functions]`` table, as ``Lambda(x, body)``
+    functions: Mapping[str, sympy.Lambda] = field(default_factory=dict)
 
 
 class _Parser:
@@ -155,7 +161,7 @@ class _Parser:
         scope = self.scope
         if name in scope.matrices:
             raise self.fail(name, node, f"Random matrix used outside `{name} @ (...)`")
-        if name in spec_function_names():
+        if name in spec_function_names() or name in scope.functions:
             raise self.fail(name, node, "Function name used without a call")
         if name in scope.local:
             return local_symbol(name)
@@ -175,11 +181,18 @@ class _Parser:
         if not isinstance(node.func, ast.Name):
             return self.visit(node.func, depth + 1)  # raises: attribute access, subscript, ...
         name = node.func.id
-        if name not in spec_function_names():
-            raise self.fail(name, node, f"Unknown function (allowed: {sorted(spec_function_names())})")
+        defined = self.scope.functions
+        if name not in spec_function_names() and name not in defined:
+            allowed = sorted(spec_function_names() | set(defined))
+            raise self.fail(name, node, f"Unknown function (allowed: {allowed})")
         if node.keywords or len(node.args) != 1 or isinstance(node.args[0], ast.Starred):
             raise self.fail(name, node, "A function takes exactly one positional argument")
-        return nonlinearity(name).sympy_function(self.visit(node.args[0], depth + 1))
+        argument = self.visit(node.args[0], depth + 1)
+        if name in defined:
+            # a spec-defined function is inlined: its body is an ordinary expression, so the
+            # Jacobian differentiates it like any other and every backend can evaluate it
+            return defined[name](argument)
+        return nonlinearity(name).sympy_function(argument)
 
     def matvec(self, node: ast.BinOp, depth: int) -> sympy.Expr:
         left = node.left
@@ -225,6 +238,50 @@ def parse_expression(text: str, scope: Scope, *, where: str = "expression", line
     return _Parser(text, scope, where, line).parse()
 
 
+#: the variable of a ``[functions]`` body
+FUNCTION_VARIABLE = "x"
+#: at most this many ``[functions]`` entries per spec
+MAX_FUNCTIONS = 32
+
+
+def parse_functions(
+    functions: Mapping[str, Any] | None, *, lines: Mapping[tuple[str, str], int] | None = None
+) -> dict[str, sympy.Lambda]:
+    """The ``[functions]`` table: ``name = "expression in x"`` → ``Lambda(x, body)``.
+
+    Bodies use the same whitelist grammar as every other expression, with ``x`` as the only
+    name: numbers, arithmetic, ``**`` with a literal exponent and calls of the registered
+    nonlinearities (``abs``, ``tanh``, ...).  No parameters, matrices or other ``[functions]``
+    entries: a body that could call another spec function could compose itself into an
+    exponentially large expression.
+    """
+    lines = lines or {}
+    if not functions:
+        return {}
+    if not isinstance(functions, Mapping):
+        raise ArchitectureError(expected("a [functions] table", "functions", functions))
+    if len(functions) > MAX_FUNCTIONS:
+        raise ArchitectureError(expected(f"at most {MAX_FUNCTIONS} [functions] entries", "functions", len(functions)))
+    scope = Scope(
+        local=frozenset({FUNCTION_VARIABLE}),
+        later_gates=frozenset(),
+        matrices=frozenset(),
+        variances=frozenset(),
+        parameters=frozenset(),
+    )
+    x = local_symbol(FUNCTION_VARIABLE)
+    out: dict[str, sympy.Lambda] = {}
+    for name, text in functions.items():
+        check_name(name, role="function")
+        if name in spec_function_names() or name == FUNCTION_VARIABLE:
+            raise ArchitectureError(expected("a function name that is not already defined", "function", name))
+        if not isinstance(text, str):
+            raise ArchitectureError(expected(f"an expression string in x for functions.{name}", name, text))
+        body = parse_expression(text, scope, where=f"functions.{name}", line=lines.get(("functions", name)))
+        out[name] = sympy.Lambda(x, body)
+    return out
+
+
 def architecture_from_tables(
     *,
     name: str,
@@ -236,6 +293,7 @@ def architecture_from_tables(
     parameters: list[str] | None = None,
     description: str = "",
     lines: Mapping[tuple[str, str], int] | None = None,
+    functions: Mapping[str, Any] | None = None,
 ) -> Architecture:
     """Build an :class:`Architecture` from the tables of a spec (strings parsed safely)."""
     lines = lines or {}
@@ -243,6 +301,12 @@ def architecture_from_tables(
         raise ArchitectureError(expected("a list of state variable names", "state", state))
     for s in state:
         check_name(s, role="state")
+    defined = parse_functions(functions, lines=lines)
+    clash = sorted(set(defined) & (set(state) | set(gates) | set(matrices)))
+    if clash:
+        raise ArchitectureError(
+            expected("function names distinct from state, gate and matrix names", "function", clash[0])
+        )
     matrix_objects = []
     for m, v in matrices.items():
         if isinstance(v, bool) or not isinstance(v, str | int | float):
@@ -267,6 +331,7 @@ def architecture_from_tables(
             matrices=frozenset(matrices),
             variances=variances,
             parameters=declared_parameters,
+            functions=defined,
         )
         parsed_gates.append((g, parse_expression(text, scope, where=f"gates.{g}", line=lines.get(("gates", g)))))
     full_scope = Scope(
@@ -275,6 +340,7 @@ def architecture_from_tables(
         matrices=frozenset(matrices),
         variances=variances,
         parameters=declared_parameters,
+        functions=defined,
     )
     parsed_update = [
         (s, parse_expression(text, full_scope, where=f"update.{s}", line=lines.get(("update", s))))
@@ -299,7 +365,17 @@ def architecture_from_tables(
 _TABLE_HEADER = re.compile(r"^\s*\[\s*([A-Za-z0-9_\-]+)\s*\]")
 _KEY_LINE = re.compile(r"^\s*([A-Za-z0-9_\-]+)\s*=")
 
-_KNOWN_KEYS = {"name", "description", "state", "matrices", "gates", "update", "bias_variances", "parameters"}
+_KNOWN_KEYS = {
+    "name",
+    "description",
+    "state",
+    "matrices",
+    "gates",
+    "update",
+    "bias_variances",
+    "parameters",
+    "functions",
+}
 
 
 def _key_lines(text: str) -> dict[tuple[str, str], int]:
@@ -331,7 +407,7 @@ def loads_spec(text: str, *, source: str = "<spec>") -> Architecture:
     for required in ("name", "state", "matrices", "update"):
         if required not in data:
             raise ArchitectureError(expected(f"a `{required}` entry in {source}", "missing", required))
-    for table in ("matrices", "gates", "update", "bias_variances"):
+    for table in ("matrices", "gates", "update", "bias_variances", "functions"):
         if table in data and not isinstance(data[table], dict):
             raise ArchitectureError(expected(f"a [{table}] table in {source}", table, data[table]))
     if not isinstance(data["name"], str):
@@ -349,6 +425,7 @@ def loads_spec(text: str, *, source: str = "<spec>") -> Architecture:
         parameters=parameters,
         description=str(data.get("description", "")),
         lines=_key_lines(text),
+        functions=data.get("functions"),
     )
 
 
@@ -371,13 +448,20 @@ def declare(
     update: Mapping[str, str],
     bias_variances: Mapping[str, str | float] | None = None,
     description: str = "",
+    functions: Mapping[str, str] | None = None,
 ) -> Architecture:
     """Declare an architecture from expression strings (parsed by the safe spec grammar).
+
+    ``state`` is a list of names; a single string is one name (``state="hc"`` is the state
+    ``hc``, never the two states ``h`` and ``c`` that iterating the string would give).
+    ``functions`` defines nonlinearities by an expression in ``x``, as a spec's ``[functions]``.
 
     >>> mgu = declare("mgu", state=["h"], matrices={"U_f": "a_f", "U_h": "a_h"},
     ...               gates={"f": "sigmoid(U_f @ h + b_f)"},
     ...               update={"h": "(1 - f) * h + f * tanh(U_h @ (f * h) + b_h)"})
     """
+    if isinstance(state, str):
+        state = [state]
     return architecture_from_tables(
         name=name,
         state=list(state),
@@ -386,4 +470,5 @@ def declare(
         update=dict(update),
         bias_variances=dict(bias_variances or {}),
         description=description,
+        functions=dict(functions or {}),
     )

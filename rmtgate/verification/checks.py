@@ -399,6 +399,22 @@ def checks_for(profile: str) -> list[Check]:
     return [c for c in CHECKS if profile in c.profiles]
 
 
+def select_checks(profile: str = "ci", only: Sequence[str] | None = None) -> list[Check]:
+    """The checks of ``profile`` whose names start with one of ``only`` (all when ``only`` is empty).
+
+    A prefix that selects nothing is an error: a typo would otherwise run no check and "pass".
+    """
+    checks = checks_for(profile)
+    for prefix in only or ():
+        if not any(c.name.startswith(prefix) for c in checks):
+            raise ParameterError(
+                expected(
+                    f"a prefix of a check of profile {profile} ({', '.join(c.name for c in checks)})", "only", prefix
+                )
+            )
+    return [c for c in checks if not only or any(c.name.startswith(o) for o in only)]
+
+
 def run_checks(
     profile: str = "ci",
     *,
@@ -409,19 +425,12 @@ def run_checks(
 ) -> Report:
     """Run the checks of ``profile`` (optionally only those whose names start with ``only``).
 
-    ``on_result(report)`` is called after every check, so a caller can write the report as it
-    grows (an interrupted run keeps what it finished).  A prefix in ``only`` that matches no
-    check of the profile is an error, not an empty pass.
+    ``progress`` is called with each check before it runs (the command line draws a bar);
+    ``on_result(report)`` after every check, so a caller can write the report as it grows (an
+    interrupted run keeps what it finished).
     """
     report = Report(profile, backend)
-    selected = checks_for(profile)
-    if only:
-        names = [c.name for c in selected]
-        unknown = [o for o in only if not any(n.startswith(o) for n in names)]
-        if unknown:
-            raise ParameterError(expected(f"a prefix of the {profile} checks {names}", "only", unknown[0]))
-        selected = [c for c in selected if any(c.name.startswith(o) for o in only)]
-    for check in selected:
+    for check in select_checks(profile, only):
         if progress:
             progress(check)
         start = time.perf_counter()

@@ -32,6 +32,8 @@ class Comparison:
     simulation: SimulationResult
     eigenvalues: np.ndarray
     fraction_inside: float
+    #: the local variables the boundary averaged over (for further predictions, e.g. bounds)
+    sample: LocalSample | None = None
 
     @property
     def theory_radius(self) -> float:
@@ -102,4 +104,4 @@ def compare_with_simulation(
     curve = spectral_curve(ev, n_angles=n_angles)
     eigenvalues = jacobian_eigvals(result, derivation.linearization)
     inside = float(np.mean(contains(ev, eigenvalues.reshape(-1))))
-    return Comparison(arch, dict(result.params), label, curve, result, eigenvalues, inside)
+    return Comparison(arch, dict(result.params), label, curve, result, eigenvalues, inside, sample)
