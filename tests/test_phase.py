@@ -250,3 +250,14 @@ def test_cli_commands(tmp_path: Path) -> None:
     assert data["bifurcation_curve"][0][0] == pytest.approx(1.45)
     assert data["bifurcation_curve"][0][1] == pytest.approx(bifurcation_ar(1.45), rel=1e-9)
     assert plot.exists()
+
+
+def test_bifurcation_curve_follows_the_requested_a_h_range() -> None:
+    data = phase_diagram([1.8, 2.2], [1.0], curve_points=3)
+    assert [a for a, _ in data.bifurcation_curve] == pytest.approx([1.8, 1.895, 1.99])
+    assert phase_diagram([2.1, 2.5], [1.0], curve_points=3).bifurcation_curve == []  # no curve above a_h = 2
+
+
+def test_bifurcation_at_prints_a_r_star() -> None:
+    data = run_cli(add_phase_commands, ["phase-diagram", "gru", "--bifurcation-at", "1.7", "--json"])
+    assert data == {"a_h": 1.7, "a_r_star": pytest.approx(bifurcation_ar(1.7), rel=1e-12)}

@@ -69,6 +69,10 @@ def test_in_process_sweep_is_labelled_and_refuses_another_sweep(tmp_path: Path) 
     assert json.loads(attrs["fixed_parameters"]) == {"a_z": 1.0}
     assert attrs["method"] == "theory" and attrs["seed"] == 0 and attrs["rmtgate_version"]
     assert {"seconds", "iterations", "residual", "error", "point_seed", "spectral_radius_mc_error"} <= set(ds)
+    from rmtgate.sweep.plot import plot_sweep
+
+    assert plot_sweep(ds, tmp_path / "heat.png", "spectral_radius").stat().st_size > 1000
+    assert plot_sweep(ds.isel(a_r=0), tmp_path / "line.png").stat().st_size > 1000
     # the same sweep again computes nothing; another one into the same store is refused
     calls: list[int] = []
     run_sweep(spec, path, workers=0, callback=lambda done, total, r: calls.append(done))
