@@ -75,7 +75,7 @@ class _Point:
         from rmtgate.simulation.simulate import simulate
 
         spec = self.spec
-        initial = 0.0 if spec.state == "zero" else 1.0
+        # from a random state: simulations measure the steady state (``state`` is a theory setting)
         return simulate(
             self.arch,
             self.params,
@@ -83,7 +83,7 @@ class _Point:
             steps=spec.steps,
             seed=self.seed,
             ensemble=spec.ensemble,
-            initial_scale=initial,
+            initial_scale=1.0,
         )
 
     @cached_property
