@@ -261,7 +261,7 @@ def plot_phase_diagram(data: PhaseDiagram, path: str) -> None:
     if data.bifurcation_curve:
         xs, ys = zip(*data.bifurcation_curve, strict=True)
         ax.plot(xs, ys, "b--", label=r"$a_r^*(a_h)$")
-    ax.axvline(data.zero_unstable_above, color="w", lw=1.0, ls=":")
+    ax.axvline(data.zero_unstable_above, color="k", lw=1.0, ls=":")  # black: visible in the outside legend too
     ax.set_xlabel(r"$a_h$")
     ax.set_ylabel(r"$a_r$")
     ax.set_ylim(float(data.a_r.min()), float(data.a_r.max()))
@@ -274,7 +274,7 @@ def plot_phase_diagram(data: PhaseDiagram, path: str) -> None:
         Patch(color="#dd8452", label="one nonzero branch"),
         Patch(color="#55a868", label="two nonzero branches"),
         Patch(color="k", alpha=0.35, label=r"marginal: $\rho_0^2 < 1/\alpha$"),
-        Line2D([], [], color="w", ls=":", label=rf"zero FP unstable: $a_h > {data.zero_unstable_above:.3g}$"),
+        Line2D([], [], color="k", ls=":", label=rf"zero FP unstable: $a_h > {data.zero_unstable_above:.3g}$"),
     ]
     if data.bifurcation_curve:
         handles.append(Line2D([], [], color="b", ls="--", label=r"$a_r^*(a_h)$"))
