@@ -41,6 +41,11 @@ class ConvergenceError(RmtgateError, RuntimeError):
         self.iterations = iterations
 
 
+class SweepError(RmtgateError, ValueError):
+    """A parameter sweep cannot run as asked: a store made by another sweep, or a quantity
+    that the chosen method cannot compute (the message says what to change)."""
+
+
 class BackendUnavailable(RmtgateError, RuntimeError):
     """A numeric backend was requested but cannot be used here (reason in the message)."""
 

@@ -258,3 +258,17 @@ def test_cli_commands(tmp_path: Path) -> None:
     assert nonzero_branches(a_r_star * 1.02) == 2
     assert nonzero_branches(a_r_star * 0.98) == 0
     assert plot.stat().st_size > 10_000
+
+
+def test_bifurcation_curve_follows_the_requested_a_h_range() -> None:
+    data = phase_diagram([1.8, 2.2], [1.0], curve_points=3)
+    assert [a for a, _ in data.bifurcation_curve] == pytest.approx([1.8, 1.895, 1.99])
+    assert phase_diagram([2.1, 2.5], [1.0], curve_points=3).bifurcation_curve == []  # no curve above a_h = 2
+
+
+def test_bifurcation_at_prints_a_r_star() -> None:
+    data = run_cli(add_phase_commands, ["phase-diagram", "gru", "--bifurcation-at", "1.7", "--json"])
+    assert data["a_h"] == 1.7
+    # independent of the bifurcation solver: nonzero fixed points appear between 0.98 and 1.02 a_r*
+    count = lambda a_r: sum(not fp.is_zero for fp in fixed_points(gru(), {"a_h": 1.7, "a_r": a_r, "a_z": 0}))  # noqa: E731
+    assert (count(data["a_r_star"] * 0.98), count(data["a_r_star"] * 1.02)) == (0, 2)

@@ -10,7 +10,7 @@ import numpy as np
 from rmtgate.cli.common import emit_json
 from rmtgate.errors import ParameterError, expected
 from rmtgate.figures import check_figure_path
-from rmtgate.mft.phase import phase_diagram, plot_phase_diagram
+from rmtgate.mft.phase import bifurcation_ar, phase_diagram, plot_phase_diagram
 from rmtgate.symbolic.builtins import gru, resolve_architecture
 from rmtgate.validation import check_integer, check_real
 
@@ -38,6 +38,13 @@ def _cmd_phase(args: argparse.Namespace) -> int:
         raise ParameterError(
             expected("the built-in GRU (the phase diagram is a GRU result)", "architecture", arch.name)
         )
+    if args.bifurcation_at is not None:
+        a_r_star = bifurcation_ar(args.bifurcation_at, b_r=args.b_r)
+        if args.json:
+            emit_json({"a_h": args.bifurcation_at, "a_r_star": a_r_star})
+        else:
+            print(f"a_r*({args.bifurcation_at:g}) = {a_r_star:.10g}")
+        return 0
     ah = np.linspace(args.ah_min, args.ah_max, args.n_ah)
     ar = np.linspace(args.ar_min, args.ar_max, args.n_ar)
     data = phase_diagram(ah, ar, b_r=args.b_r, beta=args.beta, curve_points=args.curve_points)
@@ -69,5 +76,6 @@ def register(subparsers: Any) -> None:
     p.add_argument("--ar-min", type=float, default=0.0)
     p.add_argument("--ar-max", type=float, default=10.0)
     p.add_argument("--n-ar", type=int, default=21)
-    p.add_argument("--curve-points", type=int, default=8, help="points on the bifurcation curve")
+    p.add_argument("--curve-points", type=int, default=8, help="points on the bifurcation curve (within the a_h range)")
+    p.add_argument("--bifurcation-at", type=float, metavar="A_H", help="print only a_r*(A_H) (needs sqrt(2) < A_H < 2)")
     p.set_defaults(handler=_cmd_phase)

@@ -1,4 +1,4 @@
-"""``rmtgate reproduce``: figures of [S]."""
+"""``rmtgate reproduce``: figures of [S] (``s1`` ... ``s5``) and of [G] (``g-fig1e``, ``g-fig2``)."""
 
 from __future__ import annotations
 
@@ -14,23 +14,42 @@ from rmtgate.training.lowrank import FIGURES
 def cmd_reproduce(args: argparse.Namespace) -> int:
     """Handler of ``rmtgate reproduce s1 ... s5``."""
     names = args.figures
+    figures = {**FIGURES, **_g_figures()}
     for name in names:
-        if name not in FIGURES:
-            raise ParameterError(expected(f"figures among {sorted(FIGURES)}", "figure", name))
+        if name not in figures:
+            raise ParameterError(expected(f"figures among {sorted(figures)}", "figure", name))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     summary = {}
     for name in names:
-        summary[name] = FIGURES[name](out, full=args.full)
+        summary[name] = figures[name](out, full=args.full)
         print(f"wrote {out / (name + '.png')}")
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
     return 0
 
 
+def _g_figures() -> dict[str, Any]:
+    """[G] figures, built from sweeps (imported lazily: they need the ``sweep`` extra)."""
+
+    def fig1e(out: Path, *, full: bool) -> dict[str, Any]:
+        from rmtgate.sweep.figures import g_fig1e
+
+        return g_fig1e(out, full=full)
+
+    def fig2(out: Path, *, full: bool) -> dict[str, Any]:
+        from rmtgate.sweep.figures import g_fig2
+
+        return g_fig2(out, full=full)
+
+    return {"g-fig1e": fig1e, "g-fig2": fig2}
+
+
 def register(subparsers: Any) -> None:
-    """Register ``reproduce s1 ... s5 [--full] [--out DIR]``."""
-    parser = subparsers.add_parser("reproduce", help="figures like [S] Fig. S1-S5 (small N unless --full)")
-    parser.add_argument("figures", nargs="+", help="any of s1 s2 s3 s4 s5")
+    """Register ``reproduce s1 ... s5 g-fig1e g-fig2 [--full] [--out DIR]``."""
+    parser = subparsers.add_parser(
+        "reproduce", help="figures like [S] Fig. S1-S5 and [G] Fig. 1e, 2 (small sizes unless --full)"
+    )
+    parser.add_argument("figures", nargs="+", help="any of s1 s2 s3 s4 s5 g-fig1e g-fig2")
     parser.add_argument("--full", action="store_true", help="the paper's sizes (slow)")
     parser.add_argument("--out", default="figures", help="output directory (default ./figures)")
     parser.set_defaults(handler=cmd_reproduce)

@@ -8,7 +8,7 @@ integrands that :class:`~rmtgate.mft.FixedPointSystem` derives from the architec
 
 * :func:`perturbative_series` — the fixed-point equation in powers of ``C_h`` [G 128-131]
   and the branches [G 24-25] with ``f(a_r)`` [G 132], as SymPy expressions (LaTeX printable).
-* :func:`bifurcation_ar` — the bifurcation curve ``a_r*(a_h)`` on ``(√2, 2)``.
+* :func:`bifurcation_ar` / :func:`bifurcation_curve` — the bifurcation curve ``a_r*(a_h)`` on ``(√2, 2)``.
 * :func:`phase_diagram` / :func:`plot_phase_diagram` — regions of Fig. 2 (left).
 * :func:`fixed_point_spectral_radius` — ``ρ(J_0)`` at a fixed point from
   ``1 = ρ_0² E[(1-z)²/|λ-z|²]`` ([G 88] with ``ν = 0``) in ``mpmath`` at ``dps`` digits, and
@@ -156,6 +156,19 @@ def bifurcation_ar(a_h: float, *, b_r: float = 0.0, a_r_max: float = 1e4) -> flo
     return float(scipy.optimize.brentq(lambda ar: _max_gain(a_h, ar, b_r), lo, hi, xtol=1e-9, rtol=1e-10))
 
 
+#: the curve is computed inside (√2, 2): a_r* → ∞ at √2 (already ≈ 266 at 1.45), a_r* → √8 at 2
+CURVE_EDGES = (1.45, 1.99)
+
+
+def bifurcation_curve(a_h_min: float, a_h_max: float, points: int, *, b_r: float = 0.0) -> list[tuple[float, float]]:
+    """``(a_h, a_r*(a_h))`` at ``points`` values of ``a_h`` in the part of ``[a_h_min, a_h_max]``
+    where the curve exists (inside ``(√2, 2)``); empty if the range misses it."""
+    lo, hi = max(a_h_min, CURVE_EDGES[0]), min(a_h_max, CURVE_EDGES[1])
+    if points <= 0 or lo > hi:
+        return []
+    return [(float(h), bifurcation_ar(float(h), b_r=b_r)) for h in np.linspace(lo, hi, points)]
+
+
 def count_nonzero_fixed_points(a_h: float, a_r: float, b_r: float = 0.0, grid: int = 80) -> list[FixedPoint]:
     """Nonzero fixed points of the GRU MFT at ``(a_h, a_r)`` (zero biases except ``b_r``)."""
     return [fp for fp in fixed_points(gru(), _gru_params(a_h, a_r, b_r), grid=grid) if not fp.is_zero]
@@ -236,10 +249,7 @@ def phase_diagram(
                 marginal[i, j] = any(
                     fp.rho_0 is not None and fp.rho_0**2 < 1.0 / marginal_alpha(fp.C["h"], beta) for fp in nonzero
                 )
-    curve: list[tuple[float, float]] = []
-    if b_r == 0.0 and curve_points > 0:
-        for h in np.linspace(1.45, 1.99, curve_points):
-            curve.append((float(h), bifurcation_ar(float(h))))
+    curve = bifurcation_curve(float(ah.min()), float(ah.max()), curve_points) if b_r == 0.0 else []
     return PhaseDiagram(ah, ar, regions, marginal, rho, curve, b_r, beta, 1.0 + math.exp(-b_r))
 
 
@@ -251,7 +261,7 @@ def plot_phase_diagram(data: PhaseDiagram, path: str | Path) -> Path:
     import matplotlib.pyplot as plt
     from matplotlib.colors import ListedColormap
 
-    fig, ax = plt.subplots(figsize=(5, 4))
+    fig, ax = plt.subplots(figsize=(7, 4))
     cmap = ListedColormap(["#4c72b0", "#dd8452", "#55a868"])
     ax.pcolormesh(data.a_h, data.a_r, data.regions, cmap=cmap, vmin=0, vmax=2, shading="nearest")
     if data.marginal.any():
@@ -259,7 +269,7 @@ def plot_phase_diagram(data: PhaseDiagram, path: str | Path) -> Path:
     if data.bifurcation_curve:
         xs, ys = zip(*data.bifurcation_curve, strict=True)
         ax.plot(xs, ys, "b--", label=r"$a_r^*(a_h)$")
-    ax.axvline(data.zero_unstable_above, color="w", lw=1.0, ls=":")
+    ax.axvline(data.zero_unstable_above, color="k", lw=1.0, ls=":")  # black: visible in the outside legend too
     ax.set_xlabel(r"$a_h$")
     ax.set_ylabel(r"$a_r$")
     ax.set_ylim(float(data.a_r.min()), float(data.a_r.max()))
@@ -272,11 +282,13 @@ def plot_phase_diagram(data: PhaseDiagram, path: str | Path) -> Path:
         Patch(color="#dd8452", label="one nonzero branch"),
         Patch(color="#55a868", label="two nonzero branches"),
         Patch(color="k", alpha=0.35, label=r"marginal: $\rho_0^2 < 1/\alpha$"),
-        Line2D([], [], color="w", ls=":", label=rf"zero FP unstable: $a_h > {data.zero_unstable_above:.3g}$"),
+        Line2D([], [], color="k", ls=":", label=rf"zero FP unstable: $a_h > {data.zero_unstable_above:.3g}$"),
     ]
     if data.bifurcation_curve:
         handles.append(Line2D([], [], color="b", ls="--", label=r"$a_r^*(a_h)$"))
-    ax.legend(handles=handles, loc="upper right", fontsize=6, framealpha=0.85)
+    # outside the axes, so that no region or curve is hidden under it
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=7, frameon=False)
+    fig.tight_layout()
     from rmtgate.figures import save_figure
 
     return save_figure(fig, path)
