@@ -12,6 +12,7 @@ import os
 import pickle
 import tempfile
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ import sympy
 
 from rmtgate.symbolic.architecture import Architecture
 from rmtgate.symbolic.boundary import Boundary, boundary
+from rmtgate.symbolic.dyson import DysonSystem, dyson_system
 from rmtgate.symbolic.jacobian import Jacobian, jacobian
 from rmtgate.symbolic.linearization import Linearization, linearize
 
@@ -38,6 +40,14 @@ class Derivation:
     linearization: Linearization
     boundary: Boundary
     mean_field_boundary: Boundary
+
+    @cached_property
+    def dyson(self) -> DysonSystem:
+        """The η → 0⁺ hermitized Dyson system (density inside the support), built on demand.
+
+        Cheap (no ``K × K`` symbolic inverse) and not part of the pickled cache entry's fields.
+        """
+        return dyson_system(self.boundary)
 
     @property
     def schur_identity_holds(self) -> bool:
@@ -59,6 +69,9 @@ class Derivation:
             (f"Mean-field boundary ({i})", line)
             for i, line in enumerate(self.mean_field_boundary.latex_equation().splitlines(), start=1)
         ]
+        out += [
+            (f"Density: Dyson equation ({i})", line) for i, line in enumerate(self.dyson.latex().splitlines(), start=1)
+        ]
         return out
 
     def latex(self) -> str:
@@ -67,6 +80,11 @@ class Derivation:
         for title, body in self.equations():
             chunks.append(f"% {title}\n\\[\n{body}\n\\]")
         return "\n".join(chunks) + "\n"
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("dyson", None)  # derived on demand: keeps cache entries independent of it
+        return state
 
     def summary(self) -> dict[str, Any]:
         out = self.architecture.summary()
