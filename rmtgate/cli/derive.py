@@ -30,7 +30,9 @@ def _cmd_derive(args: argparse.Namespace) -> int:
 
 def register(subparsers: Any) -> None:
     """Add the ``derive`` command."""
-    derive = subparsers.add_parser("derive", help="derive Jacobian, linearization, boundary and the density's Dyson equation; print LaTeX or JSON")
+    derive = subparsers.add_parser(
+        "derive", help="derive Jacobian, linearization, boundary and the density's Dyson equation; print LaTeX or JSON"
+    )
     derive.add_argument("architecture", help="built-in name (vanilla, gru, lstm, ctrnn, mgu) or spec.toml")
     derive.add_argument("--latex", action="store_true", help="print the LaTeX fragment")
     derive.add_argument("--json", action="store_true", help="print a machine-readable summary")
