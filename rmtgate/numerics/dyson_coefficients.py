@@ -191,11 +191,12 @@ class DysonTerms:
         self.TH = np.conj(np.swapaxes(self.T, -1, -2))
         Du, Dv = u[:, None, None, :], v[:, None, None, :]  # right-multiplication by diag
         self.P = (self.T * Dv) @ self.TH
-        self.Q = (self.TH * Du) @ self.T
-        self.Mi = _inverse_identity_plus(self.P * Du)  # (I + P D_x)^{-1}
-        self.Mpi = _inverse_identity_plus(self.Q * Dv)  # (I + Q D_y)^{-1}
+        self.Mi = _inverse_identity_plus(self.P * Du)  # (I + P D_x)^{-1}, the only inverse
         self.Hy = self.Mi @ self.P
-        self.Hx = self.Mpi @ self.Q
+        # push-through: (I + Q D_y)^{-1} Q = T† (I + D_x P)^{-1} D_x T and (I + D_x P)^{-1} = M^{-H}
+        self.MiH = np.conj(np.swapaxes(self.Mi, -1, -2))
+        self.Hx = self.TH @ (self.MiH * Du) @ self.T
+        self.Mpi = np.eye(co.K) - self.Hx * Dv  # (I + Q D_y)^{-1} = I − H_x D_y: no second inverse
 
     def residual(self) -> np.ndarray:
         """``F(g) = g − a² E diag(H)`` as ``(P, 2K)`` (x part first)."""
@@ -208,7 +209,7 @@ class DysonTerms:
         """``∂F/∂(u, v)`` as ``(P, 2K, 2K)`` from ``dH = −H dD H`` and ``dH = M^{-1} dP M^{-H}``."""
         a2 = (self.co.scales**2)[None, :, None]
         K = self.co.K
-        jxx = -a2 * np.mean(np.abs(self.Mpi @ self.TH) ** 2, axis=1)
+        jxx = -a2 * np.mean(np.abs(self.TH @ self.MiH) ** 2, axis=1)  # (I + Q D_y)^{-1} T† = T† M^{-H}
         jxy = a2 * np.mean(np.abs(self.Hx) ** 2, axis=1)
         jyx = a2 * np.mean(np.abs(self.Hy) ** 2, axis=1)
         jyy = -a2 * np.mean(np.abs(self.Mi @ self.T) ** 2, axis=1)
@@ -220,7 +221,7 @@ class DysonTerms:
         a2 = self.co.scales**2
         dTH = np.conj(np.swapaxes(self.dT, -1, -2))
         MpiH = np.conj(np.swapaxes(self.Mpi, -1, -2))
-        MiH = np.conj(np.swapaxes(self.Mi, -1, -2))
+        MiH = self.MiH
         dx = self.Mpi @ (dTH * self.u[:, None, None, :]) @ self.T @ MpiH
         dy = self.Mi @ (self.T * self.v[:, None, None, :]) @ dTH @ MiH
         fx = -a2 * np.mean(np.diagonal(dx, axis1=-2, axis2=-1), axis=1)
@@ -266,13 +267,19 @@ def _inverse_identity_plus(X: np.ndarray) -> np.ndarray:
     K = X.shape[-1]
     if K == 1:
         return 1.0 / (1.0 + X)
-    a = np.concatenate([np.eye(K) + X, np.broadcast_to(np.eye(K), X.shape)], axis=-1).astype(complex)
+    # elimination on lists of contiguous (stack-shaped) entries: no strided 4-d slicing, no copy
+    rows = [
+        [(1.0 if i == j else 0.0) + X[..., i, j] for j in range(K)] + [float(i == j) for j in range(K)]
+        for i in range(K)
+    ]
     for k in range(K):
-        a[..., k, :] /= a[..., k, k : k + 1]
+        pivot = 1.0 / rows[k][k]
+        rows[k] = [entry * pivot for entry in rows[k]]
         for i in range(K):
             if i != k:
-                a[..., i, :] -= a[..., i, k : k + 1] * a[..., k, :]
-    return a[..., K:]
+                factor = rows[i][k]
+                rows[i] = [e_i - factor * e_k for e_i, e_k in zip(rows[i], rows[k], strict=True)]
+    return np.stack([np.stack(np.broadcast_arrays(*row[K:]), -1) for row in rows], -2)
 
 
 def _perron(L: np.ndarray) -> np.ndarray:
