@@ -302,3 +302,31 @@ def test_density_grid_is_nonnegative_and_continuation_solves_every_inside_point(
     assert np.all(grid.mu >= 0) and np.any(grid.mu > 0)
     # midpoint rule with an O(h) error from the cells cut by the edge: a loose check of the mass
     assert abs(grid.continuous_mass - 1.0) < 0.1
+
+
+def test_cli_density_json_zero_state(capsys) -> None:
+    import json
+
+    from rmtgate.cli.main import main
+
+    argv = [
+        "density",
+        "gru",
+        "-p",
+        "a_h=3",
+        "-p",
+        "a_z=1",
+        "-p",
+        "a_r=1",
+        "--grid",
+        "8",
+        "--disk",
+        "0.5,0,0.375",
+        "--json",
+    ]
+    assert main(argv) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert len(out["grid"]["re"]) == 8 and len(out["density"]) == 8 and out["atoms"] == []
+    assert abs(out["total_mass"] - 1.0) < 1e-10
+    assert abs(out["fraction_in_disk"][0]["fraction"] - 0.25) < 1e-10  # eq. 20: R/2 of the uniform disk
+    assert main(["density", "gru", "--state", "network"]) == 2  # network statistics need --simulate N
