@@ -148,3 +148,47 @@ def save_panels(
     for ax in list(axes.flat)[len(panels) :]:
         ax.axis("off")
     return save_figure(fig, path)
+
+
+def save_density(
+    path: str | Path,
+    x: np.ndarray,
+    y: np.ndarray,
+    mu: np.ndarray,
+    curve: SpectralCurve | None = None,
+    eigenvalues: np.ndarray | None = None,
+    *,
+    atoms: Sequence[tuple[complex, float]] = (),
+    title: str = "",
+) -> Path:
+    """The density ``mu[i, j]`` at ``x[j] + i y[i]`` as an image, the edge in red, eigenvalues and atoms on top."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.0, 4.2), dpi=150)
+    dx, dy = (x[1] - x[0]) / 2, (y[1] - y[0]) / 2
+    image = ax.imshow(
+        mu,
+        origin="lower",
+        extent=(x[0] - dx, x[-1] + dx, y[0] - dy, y[-1] + dy),
+        cmap="viridis",
+        interpolation="nearest",
+        vmin=0.0,
+        vmax=float(np.quantile(mu[mu > 0], 0.995)) if np.any(mu > 0) else 1.0,
+    )
+    fig.colorbar(image, ax=ax, label=r"$\mu(\lambda)$ per eigenvalue", shrink=0.85)
+    if eigenvalues is not None:
+        values = np.asarray(eigenvalues).reshape(-1)
+        ax.plot(values.real, values.imag, ".", color="white", markersize=1.0, alpha=0.5, label="simulation")
+    if curve is not None and curve.outer.size:
+        closed = np.concatenate([curve.outer, curve.outer[:1]])
+        ax.plot(closed.real, closed.imag, "-", color="red", linewidth=1.0, label="edge")
+    for location, weight in atoms:
+        ax.plot([location.real], [location.imag], "x", color="orange", markersize=6, label=f"atom {weight:.3g}")
+    ax.set_xlim(x[0] - dx, x[-1] + dx)
+    ax.set_ylim(y[0] - dy, y[-1] + dy)
+    ax.set_aspect("equal")
+    ax.set_xlabel(r"Re $\lambda$")
+    ax.set_ylabel(r"Im $\lambda$")
+    ax.legend(loc="upper right", fontsize=6)
+    if title:
+        ax.set_title(title, fontsize=9)
+    return save_figure(fig, path)

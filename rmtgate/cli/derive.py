@@ -24,7 +24,7 @@ def register(subparsers: Any) -> None:
     """Add the ``derive`` command."""
     derive = subparsers.add_parser(
         "derive",
-        help="derive Jacobian and linearization; print LaTeX (default) or JSON",
+        help="derive Jacobian, linearization, boundary and the density's Dyson equation; print LaTeX or JSON",
         description="Print the derivation chain: LaTeX by default, or one JSON document with --json "
         "(the same equations as LaTeX strings plus the architecture summary). One format per call.",
     )

@@ -1,4 +1,4 @@
-"""Command-line interface: ``rmtgate derive | spectrum | mft | phase-diagram | verify | sweep | plot | train | reproduce | demo``.
+"""Command-line interface: ``rmtgate derive | spectrum | density | mft | phase-diagram | verify | sweep | plot | train | reproduce | demo``.
 
 A thin shell: each command group is one module of this package with a ``register`` function;
 the domain packages never import this one.
@@ -15,7 +15,7 @@ from rmtgate import __version__
 from rmtgate.errors import RmtgateError
 
 #: command modules, in the order ``--help`` lists them
-COMMANDS = ("derive", "spectrum", "mft", "phase", "verify", "sweep", "plot", "train", "reproduce", "demo")
+COMMANDS = ("derive", "spectrum", "density", "mft", "phase", "verify", "sweep", "plot", "train", "reproduce", "demo")
 
 
 def build_parser() -> argparse.ArgumentParser:

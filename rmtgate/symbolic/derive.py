@@ -13,6 +13,7 @@ import os
 import pickle
 import tempfile
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ import sympy
 
 from rmtgate.symbolic.architecture import Architecture
 from rmtgate.symbolic.boundary import Boundary, boundary
+from rmtgate.symbolic.dyson import DysonSystem, dyson_system
 from rmtgate.symbolic.jacobian import Jacobian, jacobian
 from rmtgate.symbolic.linearization import Linearization, linearize
 
@@ -39,6 +41,14 @@ class Derivation:
     linearization: Linearization
     boundary: Boundary
     mean_field_boundary: Boundary
+
+    @cached_property
+    def dyson(self) -> DysonSystem:
+        """The η → 0⁺ hermitized Dyson system (density inside the support), built on demand.
+
+        Cheap (no ``K × K`` symbolic inverse) and not part of the pickled cache entry's fields.
+        """
+        return dyson_system(self.boundary)
 
     @property
     def schur_identity_holds(self) -> bool:
@@ -61,6 +71,7 @@ class Derivation:
             "boundary": self.boundary.latex().splitlines(),
             "bounding_curves": bounds.latex().splitlines() if bounds is not None else None,
             "mean_field_boundary": self.mean_field_boundary.latex_equation().splitlines(),
+            "dyson": self.dyson.latex().splitlines(),
         }
 
     def equations(self) -> list[tuple[str, str]]:
@@ -73,6 +84,7 @@ class Derivation:
             ("Boundary", "boundary"),
             ("Bounding curves", "bounding_curves"),
             ("Mean-field boundary", "mean_field_boundary"),
+            ("Density: Dyson equation", "dyson"),
         ):
             out += [(f"{title} ({i})", line) for i, line in enumerate(parts[key] or (), start=1)]
         return out
@@ -84,6 +96,11 @@ class Derivation:
             chunks.append(f"% {title}\n\\[\n{body}\n\\]")
         return "\n".join(chunks) + "\n"
 
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("dyson", None)  # derived on demand: keeps cache entries independent of it
+        return state
+
     def summary(self) -> dict[str, Any]:
         out = self.architecture.summary()
         out["schur_identity_holds"] = self.schur_identity_holds
@@ -92,7 +109,16 @@ class Derivation:
 
     def to_json(self) -> dict[str, Any]:
         """:meth:`summary` plus every stage's LaTeX (``sections``): all that the text output shows."""
-        return {**self.summary(), "derivation": self.sections()}
+        dyson = self.dyson
+        return {
+            **self.summary(),
+            "derivation": self.sections(),
+            "dyson": {
+                "unknowns": [s.name for s in (*dyson.u, *dyson.v)],
+                "n_state": dyson.n_state,
+                "closed_form": bool(dyson.equations),
+            },
+        }
 
 
 def cache_directory() -> Path:
