@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from rmtgate.errors import ParameterError, SweepError, expected
+from rmtgate.errors import ParameterError, expected
 from rmtgate.numerics.parameters import resolve_parameters
 from rmtgate.symbolic.architecture import Architecture
 
@@ -26,22 +26,6 @@ from rmtgate.symbolic.architecture import Architecture
 QUANTITIES = ("spectral_radius", "C_h", "fraction_near_1", "stable_fixed_points", "a_r_star")
 METHODS = ("theory", "simulation")
 STATES = ("steady", "zero")
-
-#: where the eigenvalue-density theory is expected to live (another module, not written yet);
-#: it must provide ``fraction_within(architecture, params, sample, center, radius) -> float``
-DENSITY_MODULE = "rmtgate.numerics.density"
-
-
-def theory_density_available() -> bool:
-    """Whether the theory of the eigenvalue density (for ``fraction_near_1``) is installed."""
-    import importlib
-
-    try:
-        module = importlib.import_module(DENSITY_MODULE)
-    except ImportError:
-        return False
-    return hasattr(module, "fraction_within")
-
 
 @dataclass(frozen=True)
 class Axis:
@@ -135,12 +119,6 @@ class SweepSpec:
         # every point must be a complete, valid parameter set: check the corners up front
         for corner in itertools.product(*((a.values[0], a.values[-1]) for a in self.axes)):
             resolve_parameters(self.architecture, {**self.fixed, **dict(zip(self.dims, corner, strict=True))})
-        if "fraction_near_1" in self.quantities and self.method == "theory":
-            if not theory_density_available():
-                raise SweepError(
-                    "fraction_near_1 from theory needs the eigenvalue-density module, which this version "
-                    "does not have yet; use --method simulation"
-                )
 
     @property
     def dims(self) -> tuple[str, ...]:

@@ -9,7 +9,6 @@ simulated network and its eigenvalues, the fixed points) is computed once per po
 
 from __future__ import annotations
 
-import importlib
 import math
 import time
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ import numpy as np
 
 from rmtgate.errors import ParameterError, RmtgateError, expected
 from rmtgate.numerics.parameters import resolve_parameters
-from rmtgate.sweep.grid import DENSITY_MODULE, SweepSpec
+from rmtgate.sweep.grid import SweepSpec
 
 
 @dataclass
@@ -124,9 +123,12 @@ class _Point:
         if self.spec.method == "simulation":
             per_network = np.mean(np.abs(self.eigenvalues - 1.0) < near, axis=-1)
             return float(np.mean(per_network)), _standard_error(per_network)
-        # the hook for the density theory; SweepSpec refuses this combination until it exists
-        density = importlib.import_module(DENSITY_MODULE)
-        return float(density.fraction_within(self.arch, self.params, self.sample, 1.0, near)), math.nan
+        # the mass of the theory's eigenvalue density (atoms included) within `near` of λ = 1
+        from rmtgate.numerics.density_masses import fraction_in_disk
+        from rmtgate.symbolic.derive import derive
+
+        fraction = fraction_in_disk(derive(self.arch), self.sample, self.params, center=1.0, radius=near)
+        return float(fraction), math.nan
 
     def stable_fixed_points(self) -> tuple[float, float]:
         return float(sum(1 for fp in self.fixed_points if fp.stable)), math.nan
