@@ -63,7 +63,7 @@ def _readme_commands() -> list[str]:
     text = (ROOT / "README.md").read_text()
     commands = []
     for block in re.findall(r"```sh\n(.*?)```", text, flags=re.S):
-        for line in block.splitlines():
+        for line in block.replace("\\\n", " ").splitlines():  # join continuation lines
             match = re.match(r"\s*(?:\.venv/bin/)?rmtgate\s+(.*)", line)
             if match:
                 commands.append(match.group(1).split("  #")[0].split(" # ")[0].strip())
@@ -83,12 +83,21 @@ def test_readme_commands_are_found_and_parse() -> None:
         parser.parse_args(shlex.split(command))  # SystemExit on an invalid flag
 
 
+@pytest.fixture(scope="module")
+def readme_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One folder for all README commands, run in README order: a later one may read what an
+    earlier one wrote (``plot gru.zarr`` after ``sweep ... --out gru.zarr``), as in a shell."""
+    path = tmp_path_factory.mktemp("readme")
+    (path / "docs").symlink_to(ROOT / "docs")  # relative spec paths as in a checkout
+    return path
+
+
 @pytest.mark.parametrize(
     "command",
     [pytest.param(c, marks=pytest.mark.slow) if c.split()[0] in _SLOW else c for c in _readme_commands()],
 )
-def test_readme_command_runs_as_written(command: str, tmp_path: Path) -> None:
-    (tmp_path / "docs").symlink_to(ROOT / "docs")  # relative spec paths as in a checkout
+def test_readme_command_runs_as_written(command: str, readme_dir: Path) -> None:
+    tmp_path = readme_dir
     env = {**os.environ, "PYTHONPATH": str(ROOT), "RMTGATE_CACHE_DIR": str(tmp_path / "cache")}
     result = subprocess.run(
         [sys.executable, "-m", "rmtgate", *shlex.split(command)],
