@@ -310,35 +310,59 @@ def figure_s4(out: Path, *, full: bool = False) -> dict[str, Any]:
 
 
 def figure_s5(out: Path, *, full: bool = False) -> dict[str, Any]:
-    """Learning a cosine with m = w: fails at g = 0, succeeds with initial connectivity."""
-    from rmtgate.training.bptt import init_network
+    """Fig. S5: a linear network learns a cosine with ``m = w`` only when ``g > 0``.
+
+    Plain gradient descent on ``W`` (as [S]'s linear model): from ``W0 = 0`` every update is built
+    from the single vector ``w``, so ``ΔW ∝ w wᵀ`` stays rank one with a real eigenvalue and the
+    oscillation (a complex pair) cannot form; random ``W0`` supplies the missing direction.  Adam
+    would break this argument (its per-entry scaling leaves the span of ``w``: with Adam, g = 0
+    learns too), hence GD.  The gradient is clipped to norm 0.05: once ``Re λ`` nears 1 it
+    explodes ([S] Fig. S4) and unclipped rates large enough to learn in a few hundred epochs
+    diverged.  Returns ``final_loss`` per g (keys ``"0.0"``, ``"0.4"``, ``"0.8"``).
+    """
+    from rmtgate.training.bptt import forward, init_network
 
     plt = _plt()
     N = 256 if full else 64
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    summary: dict[str, Any] = {}
-    for g, lr in ((0.0, 0.2), (0.4, 0.15), (0.8, 0.05)):
+    epochs = 1000 if full else 400
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    summary: dict[str, Any] = {"final_loss": {}, "initial_loss": {}, "max_imag_eig": {}, "N": N, "epochs": epochs}
+    batch = generate(OSCILLATION, 1, dt=0.1, seed=0)
+    t = np.arange(batch.inputs.shape[1]) * 0.1 + 0.1
+    axes[0].plot(t, batch.targets[0, :, 0], "k--", lw=1, label="target cos(2π·0.2 t)")
+    for g in (0.0, 0.4, 0.8):
         net = init_network(N, 1, 1, g, seed=3, dt=0.1, nonlinearity="linear")
         net = net.with_(m=net.w / math.sqrt(N))  # input and output along the same vector
         run = train(
             OSCILLATION,
             g=g,
             N=N,
-            epochs=1000 if full else 300,
+            epochs=epochs,
             batch_size=1,
-            lr=lr,
+            lr=1.0,
+            clip=0.05,
             optimizer="gd",
             trained=("W",),
             nonlinearity="linear",
             dt=0.1,
             network=net,
         )
-        axes[0].semilogy(run.losses, label=f"g={g}")
+        z = np.asarray(forward(run.final, batch.inputs))[0, :, 0]
+        axes[0].plot(t, z, label=f"g={g}")
+        axes[1].semilogy(run.losses, label=f"g={g}")
         ev = np.linalg.eigvals(run.final.W)
-        summary[f"g{g}"] = {"loss_final": run.loss_final, "max_imag_eig": float(np.max(ev.imag))}
-        axes[1].plot(ev.real, ev.imag, ".", ms=3, label=f"g={g}")
-    axes[0].legend()
-    axes[1].legend()
+        axes[2].plot(ev.real, ev.imag, ".", ms=3, label=f"g={g}")
+        summary["final_loss"][f"{g:.1f}"] = run.loss_final
+        summary["initial_loss"][f"{g:.1f}"] = run.loss_initial
+        summary["max_imag_eig"][f"{g:.1f}"] = float(np.max(ev.imag))
+    axes[0].set(title="(a) output after training", xlabel="time t", ylabel="readout z(t)")
+    axes[1].set(title="(b) loss (GD on W, m = w)", xlabel="epoch", ylabel="loss")
+    axes[2].set(title="(c) eigenvalues of W after training", xlabel="Re λ", ylabel="Im λ")
+    axes[2].axvline(1.0, color="grey", ls="--", lw=0.8)
+    for ax in axes:
+        ax.legend(fontsize=8)
+    fig.suptitle(f"[S] Fig. S5: learning a cosine needs initial connectivity (linear RNN, N={N})")
+    fig.tight_layout()
     save_figure(fig, out / "s5.png", dpi=100)
     return summary
 
