@@ -118,9 +118,13 @@ def test_errors_are_typed() -> None:
         train_gated(rmtgate.gru(), GRU_PARAMS, _toy_data(), N=4, epochs=1, lr=-1.0)
 
 
-def test_cli_train_digits_json(capsys) -> None:
+def test_cli_train_digits_json(capsys, monkeypatch) -> None:
     pytest.importorskip("sklearn")
     from rmtgate.cli.main import main
+    from rmtgate.training import sequential
+
+    full = sequential.load_digits_sequential
+    monkeypatch.setattr(sequential, "load_digits_sequential", lambda: full().subset(200, 100))  # keep it fast
 
     argv = ["train", "digits", "--arch", "gru", "-p", "a_h=2", "-p", "a_z=5", "-p", "a_r=0.1"]
     assert main([*argv, "--N", "8", "--epochs", "1", "--batch-size", "200", "--seed", "1", "--json"]) == 0

@@ -18,6 +18,10 @@ The initial recurrent weights and biases are those of :func:`rmtgate.simulation.
 the same architecture, parameters and seed, so an untrained network is a draw from the ensemble
 the theory describes: ``(U_k)_ij ~ N(0, a_k²/N)``, biases ``b_k`` (per neuron where the
 architecture draws them).
+
+Why this module is long: the compiled model, the forward pass and the backward step that undoes it
+(and the Jacobian built from that backward step) share the field grouping and the tape layout; a
+change to one without the others breaks the gradient check.
 """
 
 from __future__ import annotations
