@@ -34,6 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--dtype", default="float64", choices=["float32", "float64"])
     group.add_argument("--clip", type=float, default=1.0, help="gradient-norm clip (default 1; 0 turns it off)")
+    group.add_argument(
+        "--lowrank", action="store_true", help="add [S]'s analyses: SVs of each ΔU_k, truncation curve, functional rank"
+    )
 
 
 def cmd_train_digits(args: argparse.Namespace) -> int:
@@ -63,6 +66,10 @@ def cmd_train_digits(args: argparse.Namespace) -> int:
         progress=progress,
     )
     summary: dict[str, Any] = run.summary()
+    if args.lowrank:
+        from rmtgate.training.gated_lowrank import analyse
+
+        summary["lowrank"] = analyse(run, data)
     if args.json:
         emit_json(summary)
     else:
