@@ -414,8 +414,8 @@ def _sum(terms: list[Any]) -> Any:
     return out
 
 
-def step_jacobian(net: GatedNetwork, state: Mapping[str, np.ndarray]) -> np.ndarray:
-    """State-to-state Jacobian ``(nN, nN)`` of one autonomous step (zero input) at ``state``.
+def step_jacobian(net: GatedNetwork, state: Mapping[str, np.ndarray], inputs: np.ndarray | None = None) -> np.ndarray:
+    """State-to-state Jacobian ``(nN, nN)`` of one step at ``state``, driven by ``inputs (n_in,)`` (default 0).
 
     Built from the backward step alone: the vector-Jacobian products of the ``nN`` unit vectors
     are the rows of ``J``.  This shares no code with :func:`rmtgate.simulation.jacobian_matrices`
@@ -430,10 +430,13 @@ def step_jacobian(net: GatedNetwork, state: Mapping[str, np.ndarray]) -> np.ndar
     pvals = _fixed_parameters(model, net.params, w)
     s = [np.ascontiguousarray(np.broadcast_to(np.asarray(state[name], dtype=float), (nN, N))) for name in arch.state]
     stacked = _stacked(model, w)
+    stacked_in = _stacked(model, w, "V_")
     etas: list[Any] = [0.0] * len(model.matrices)
     for g, group in enumerate(model.groups):
         u = _full(np, model.step.field_inputs[group[0]](*s, *etas, *pvals), (nN, N), float)
         block = u @ stacked[g].T
+        if inputs is not None:  # the input shifts the fields, hence where the partials are taken
+            block = block + stacked_in[g] @ np.asarray(inputs, dtype=float)
         for j, k in enumerate(group):
             etas[k] = block[:, j * N : (j + 1) * N]
     eye = np.eye(nN)
@@ -441,3 +444,12 @@ def step_jacobian(net: GatedNetwork, state: Mapping[str, np.ndarray]) -> np.ndar
     scratch = [np.zeros((nN, len(g) * N)) for g in model.groups]
     rows = _backward_step(model, stacked, s, etas, pvals, g_s, scratch, None)
     return np.concatenate([np.zeros((nN, N)) if r is None else r for r in rows], axis=1)
+
+
+def driven_jacobian(net: GatedNetwork, sequence: np.ndarray) -> np.ndarray:
+    """Jacobian of the last step of ``sequence (T, n_in)``: at the state the input has driven it to."""
+    model = compile_gated(net.architecture, "numpy")
+    x = np.asarray(sequence, dtype=float)[None]
+    _, tape = run_forward(model, net.params, net.weights, x, keep=True)
+    state = {name: tape["s"][i][-1, 0] for i, name in enumerate(net.architecture.state)}
+    return step_jacobian(net, state, x[0, -1])
