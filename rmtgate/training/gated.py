@@ -69,6 +69,7 @@ class GatedModel:
     ones: frozenset[tuple[str, int, int]]
     derivatives: Any
     groups: tuple[tuple[int, ...], ...]
+    field_biases: dict[str, int]
 
     @property
     def matrices(self) -> tuple[str, ...]:
@@ -105,6 +106,21 @@ def _compile(arch: Architecture, backend_name: str) -> GatedModel:
         for kind, symbols in (("us", state), ("ue", fields[:k]), ("ub", bias_symbols)):
             for j, sym in enumerate(symbols):
                 wanted[(kind, k, j)] = sympy.diff(fld.input, sym)
+    # a bias that enters only as an offset of one field (sigmoid(eta_z + b_z)) has exactly that
+    # field's partials, so its gradient is Σ_{t,b} ∂L/∂η_k: no per-step work for it at all
+    field_biases: dict[str, int] = {}
+    for b in bias_symbols:
+        for k, eta in enumerate(fields):
+            same = all(
+                sympy.expand(sympy.diff(e, b) - sympy.diff(e, eta)) == 0
+                for e in (*form.new_state, *(f.input for f in form.fields))
+            )
+            if same:
+                field_biases[b.name] = k
+                break
+    offset = {j for j, b in enumerate(bias_symbols) if b.name in field_biases}
+    for key in [key for key in wanted if key[0] in ("Fb", "ub") and key[2] in offset]:
+        del wanted[key]
     nonzero = {key: e for key, e in wanted.items() if e != 0}
     ones = frozenset(key for key, e in nonzero.items() if e == 1)
     computed = {key: e for key, e in nonzero.items() if key not in ones}
@@ -119,7 +135,9 @@ def _compile(arch: Architecture, backend_name: str) -> GatedModel:
         else:
             groups.append([k])
     step = compile_step(arch, backend.name)
-    return GatedModel(arch, backend, step, biases, tuple(computed), ones, function, tuple(tuple(g) for g in groups))
+    return GatedModel(
+        arch, backend, step, biases, tuple(computed), ones, function, tuple(tuple(g) for g in groups), field_biases
+    )
 
 
 def compile_gated(arch: Architecture, backend: str | Backend = "numpy") -> GatedModel:
@@ -334,6 +352,10 @@ def loss_and_gradients(
         for j, k in enumerate(group):
             grads[names[k]] = dU[j * N : (j + 1) * N]
             grads["V_" + names[k]] = dV[j * N : (j + 1) * N]
+    for b, k in model.field_biases.items():
+        g = next(i for i, group in enumerate(model.groups) if k in group)
+        j = model.groups[g].index(k)
+        g_bias[b] = g_eta_tape[g][:, :, j * N : (j + 1) * N].sum(axis=(0, 1))
     grads.update(g_bias)
     return value, grads, logits
 
@@ -390,6 +412,8 @@ def _backward_step(
             g_u[group[0]] = g_eta_out[g] @ stacked[g]
     if g_bias is not None:
         for j, b in enumerate(model.biases):
+            if b in model.field_biases:
+                continue
             terms = [coef(("Fb", i, j), g_s[i]) for i in range(n)]
             terms += [coef(("ub", k, j), g_u[k]) for k in range(n_fields)]
             acc = _sum(terms)
