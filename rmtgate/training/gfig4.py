@@ -146,7 +146,9 @@ def draw_fig4(result: dict[str, Any], path: Path) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.patheffects import withStroke
 
+    halo = [withStroke(linewidth=2.5, foreground="white")]
     a_h, a_z = result["a_h"], result["a_z"]
     s = result["settings"]
     panels = [
@@ -164,7 +166,8 @@ def draw_fig4(result: dict[str, Any], path: Path) -> Path:
         image = ax.imshow(values, origin="lower", aspect="auto", cmap=cmap)
         for i in range(len(a_h)):
             for j in range(len(a_z)):
-                ax.text(j, i, f"{values[i, j]:.2g}", ha="center", va="center", color="white", fontsize=8)
+                # black on a white halo: readable on the dark and the bright end of the map
+                ax.text(j, i, f"{values[i, j]:.2g}", ha="center", va="center", fontsize=8, path_effects=halo)
         ax.set_xticks(range(len(a_z)), [f"{v:g}" for v in a_z])
         ax.set_yticks(range(len(a_h)), [f"{v:g}" for v in a_h])
         ax.set_xlabel("$a_z$")
