@@ -68,6 +68,7 @@ class GatedModel:
     partials: tuple[tuple[str, int, int], ...]
     ones: frozenset[tuple[str, int, int]]
     derivatives: Any
+    update_and_partials: Any
     groups: tuple[tuple[int, ...], ...]
     field_biases: dict[str, int]
 
@@ -126,6 +127,9 @@ def _compile(arch: Architecture, backend_name: str) -> GatedModel:
     computed = {key: e for key, e in nonzero.items() if key not in ones}
     arguments = (*state, *fields, *arch.parameters)
     function = lambdify_local(arguments, tuple(computed.values()), backend.name) if computed else None
+    # the training forward pass evaluates the update and the partials in one CSE'd function: the
+    # gates (sigmoids, tanh) are computed once per step and the backward pass reads them from the tape
+    combined = lambdify_local(arguments, (*form.new_state, *computed.values()), backend.name)
     groups: list[list[int]] = []
     for k, fld in enumerate(form.fields):
         # consecutive fields (dependency order) with one presynaptic vector share a GEMM; such
@@ -136,7 +140,16 @@ def _compile(arch: Architecture, backend_name: str) -> GatedModel:
             groups.append([k])
     step = compile_step(arch, backend.name)
     return GatedModel(
-        arch, backend, step, biases, tuple(computed), ones, function, tuple(tuple(g) for g in groups), field_biases
+        arch,
+        backend,
+        step,
+        biases,
+        tuple(computed),
+        ones,
+        function,
+        combined,
+        tuple(tuple(g) for g in groups),
+        field_biases,
     )
 
 
@@ -263,6 +276,7 @@ def run_forward(
             "s": [xp.empty((T, B, N), dtype=dtype) for _ in arch.state],
             "u": [xp.empty((T, B, N), dtype=dtype) for _ in model.groups],
             "eta": [xp.empty((T, B, len(g) * N), dtype=dtype) for g in model.groups],
+            "d": [],  # per step: the partial derivatives at (s_t, η_t), from the forward pass
         }
     etas: list[Any] = [0.0] * len(model.matrices)
     for t in range(T):
@@ -281,7 +295,14 @@ def run_forward(
         if keep:
             for i, s in enumerate(state):
                 tape["s"][i][t] = s
-        state = [_full(xp, v, (B, N), dtype) for v in model.step.new_state(*state, *etas, *pvals)]
+        if keep:
+            values = model.update_and_partials(*state, *etas, *pvals)
+            n_state = len(arch.state)
+            tape["d"].append(dict(zip(model.partials, values[n_state:], strict=True)))
+            new = values[:n_state]
+        else:
+            new = model.step.new_state(*state, *etas, *pvals)
+        state = [_full(xp, v, (B, N), dtype) for v in new]
         etas = [0.0] * len(model.matrices)
     return state, tape
 
@@ -342,7 +363,7 @@ def loss_and_gradients(
     for t in range(T - 1, -1, -1):
         s_t = [tape["s"][i][t] for i in range(n)]
         e_t = _field_views(model, [e[t] for e in tape["eta"]], N)
-        g_s = _backward_step(model, stacked, s_t, e_t, pvals, g_s, [g[t] for g in g_eta_tape], g_bias)
+        g_s = _backward_step(model, stacked, s_t, e_t, pvals, g_s, [g[t] for g in g_eta_tape], g_bias, tape["d"][t])
     x_flat = xp.transpose(inputs, (1, 0, 2)).reshape(T * B, -1)
     names = model.matrices
     for g, group in enumerate(model.groups):
@@ -378,18 +399,23 @@ def _backward_step(
     g_s: list[Any],
     g_eta_out: list[Any],
     g_bias: dict[str, Any] | None,
+    partials: dict[tuple[str, int, int], Any] | None = None,
 ) -> list[Any]:
     """One step of BPTT: from ``g_s = ∂L/∂s_{t+1}`` to ``∂L/∂s_t``.
 
     Writes ``∂L/∂η`` of each group into ``g_eta_out[g]`` (``(B, kN)``) and adds the bias
     gradients (summed over the batch) into ``g_bias``.  Structurally zero partial derivatives
     are skipped and those identically 1 cost no multiplication; fields of a group share one
-    presynaptic vector, so ``∂L/∂u`` of a group is one GEMM ``[g_η_k]_k @ [U_k]_k``.
+    presynaptic vector, so ``∂L/∂u`` of a group is one GEMM ``[g_η_k]_k @ [U_k]_k``.  ``partials``
+    (from the forward tape) spares evaluating the partial derivatives again.
     """
     form = model.architecture.local_form
     n, n_fields = len(s_t), len(form.fields)
     N = s_t[0].shape[-1]
-    d = dict(zip(model.partials, model.derivatives(*s_t, *e_t, *pvals), strict=True)) if model.derivatives else {}
+    if partials is not None:
+        d = partials
+    else:
+        d = dict(zip(model.partials, model.derivatives(*s_t, *e_t, *pvals), strict=True)) if model.derivatives else {}
     ones = model.ones
 
     def coef(key: tuple[str, int, int], g: Any) -> Any:
