@@ -82,5 +82,5 @@ def analyse(run: GatedRun, data: SequenceData, ranks: Sequence[int] = (0, 1, 2, 
         "delta_singular_values": {k: v[:10].tolist() for k, v in sv.items()},
         "delta_norms": {k: float(np.linalg.norm(v)) for k, v in sv.items()},
         "truncation": truncation_curve(run, data, ranks),
-        "functional_rank": functional_rank(run, data, max_rank=max(ranks) * 2),
+        "functional_rank": functional_rank(run, data),
     }
