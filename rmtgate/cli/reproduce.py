@@ -4,15 +4,25 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 from rmtgate.errors import ParameterError, expected
-from rmtgate.training.lowrank import FIGURES
+from rmtgate.training.lowrank import FIGURES as S_FIGURES
+
+
+def _figure_g4(out: Path, *, full: bool = False) -> dict[str, Any]:
+    from rmtgate.training.gfig4 import figure_g4  # imported on use: it pulls in the training stack
+
+    return figure_g4(out, full=full)
+
+
+FIGURES = {**S_FIGURES, "g-fig4": _figure_g4}
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
-    """Handler of ``rmtgate reproduce s1 ... s5``."""
+    """Handler of ``rmtgate reproduce s1 ... s5 g-fig4``."""
     names = args.figures
     figures = {**FIGURES, **_g_figures()}
     for name in names:
@@ -23,8 +33,11 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     summary = {}
     for name in names:
         summary[name] = figures[name](out, full=args.full)
-        print(f"wrote {out / (name + '.png')}")
+        print(f"wrote {out / (name + '.png')}", file=sys.stderr if args.json else sys.stdout)
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
+    if args.json:
+        # one figure: its own summary at top level (``reproduce s5 --json`` → {"final_loss": ...})
+        print(json.dumps(summary[names[0]] if len(names) == 1 else summary, indent=2, default=float))
     return 0
 
 
@@ -45,11 +58,12 @@ def _g_figures() -> dict[str, Any]:
 
 
 def register(subparsers: Any) -> None:
-    """Register ``reproduce s1 ... s5 g-fig1e g-fig2 [--full] [--out DIR]``."""
+    """Register ``reproduce s1 ... s5 g-fig1e g-fig2 g-fig4 [--full] [--out DIR] [--json]``."""
     parser = subparsers.add_parser(
-        "reproduce", help="figures like [S] Fig. S1-S5 and [G] Fig. 1e, 2 (small sizes unless --full)"
+        "reproduce", help="figures like [S] Fig. S1-S5 and [G] Fig. 1e, 2, 4 (small sizes unless --full)"
     )
-    parser.add_argument("figures", nargs="+", help="any of s1 s2 s3 s4 s5 g-fig1e g-fig2")
+    parser.add_argument("figures", nargs="+", help="any of s1 s2 s3 s4 s5 g-fig1e g-fig2 g-fig4")
     parser.add_argument("--full", action="store_true", help="the paper's sizes (slow)")
     parser.add_argument("--out", default="figures", help="output directory (default ./figures)")
+    parser.add_argument("--json", action="store_true", help="print the figures' numbers as JSON")
     parser.set_defaults(handler=cmd_reproduce)

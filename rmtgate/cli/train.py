@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from rmtgate.cli.common import emit_json, progress_bar, show_progress
+from rmtgate.cli.train_gated import GATED_TASKS, add_arguments, cmd_train_digits
 from rmtgate.errors import ParameterError, expected
 from rmtgate.numerics.parameters import parse_parameters
 from rmtgate.training.bptt import train
@@ -37,6 +38,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     """Handler of ``rmtgate train``."""
     from rmtgate.training.lowrank import functional_rank
 
+    if args.task in GATED_TASKS:
+        return cmd_train_digits(args)
     params = _parse_params(args.param)
     g = params.get("g", 0.0)
     N = check_integer(args.N, "--N", 1)
@@ -107,11 +110,15 @@ def cmd_train(args: argparse.Namespace) -> int:
 def register(subparsers: Any) -> None:
     """Register ``train TASK -p g=... --N ... --epochs ... [--backend] [--out FILE.npz] [--json]``."""
     parser = subparsers.add_parser("train", help="train a rate network on a task of [S] (BPTT, Adam / GD)")
-    parser.add_argument("task", help="flipflop, mante, romo or simple (simple trains the linear model)")
+    parser.add_argument(
+        "task", help="flipflop, mante, romo or simple (simple trains the linear model); digits: a gated network"
+    )
     parser.add_argument("-p", "--param", action="append", help="parameters NAME=VALUE (g=0.9)")
     parser.add_argument("--N", type=int, default=256, help="network size (default 256)")
     parser.add_argument("--epochs", type=int, default=None, help="epochs (default: the budget of [S])")
-    parser.add_argument("--lr", type=float, default=None, help="learning rate (default 0.05/N; linear: η0(1-g²)²)")
+    parser.add_argument(
+        "--lr", type=float, default=None, help="learning rate (default 0.05/N; linear: η0(1-g²)²; digits: 1e-2)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--backend", default="numpy", choices=["numpy", "cupy"])
     parser.add_argument("--nonlinear", action="store_true", help="simple task with tanh and Adam")
@@ -125,4 +132,5 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--out", type=Path, default=None, help="save the run (.npz)")
     parser.add_argument("--json", action="store_true", help="print a JSON summary")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    add_arguments(parser)
     parser.set_defaults(handler=cmd_train)

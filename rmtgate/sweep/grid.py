@@ -27,6 +27,7 @@ QUANTITIES = ("spectral_radius", "C_h", "fraction_near_1", "stable_fixed_points"
 METHODS = ("theory", "simulation")
 STATES = ("steady", "zero")
 
+
 @dataclass(frozen=True)
 class Axis:
     """One swept parameter: its name (also the dimension's name) and its values."""

@@ -339,6 +339,7 @@ def train(
     snapshot_every: int = 0,
     progress: Callable[[int, float], None] | None = None,
     stop_below: float | None = None,
+    clip: float | None = None,
 ) -> TrainingRun:
     """Train a network on ``task`` ([S §1] defaults: Adam, ``η = 0.05/N``, batch 32, epoch budget of [S]).
 
@@ -346,7 +347,9 @@ def train(
     ``snapshot_every > 0`` keeps ``W`` every that many epochs (and at the end) in
     ``run.snapshots``.  ``stop_below`` (a fraction) ends training once the batch loss falls below
     that fraction of the initial loss.  One seed fixes the weights (``seed``) and the trial
-    batches (``seed + 1``).  Raises :class:`ParameterError` for bad sizes, ``g < 0``, unknown
+    batches (``seed + 1``).  ``clip`` rescales each gradient to global norm at most ``clip``
+    (``None``: off): near ``Re λ = 1`` the gradient explodes ([S] Fig. S4) and one step can
+    throw a run that was learning out of its basin.  Raises :class:`ParameterError` for bad sizes, ``g < 0``, unknown
     task, optimizer, or trained weights.
     """
     spec = get_task(task)
@@ -392,6 +395,10 @@ def train(
             progress(epoch, value)
         if stop_below is not None and value < stop_below * losses[0]:
             break
+        if clip is not None:
+            norm = math.sqrt(sum(float((grad * grad).sum()) for grad in grads.values()))
+            if norm > clip:
+                grads = {name: grad * (clip / norm) for name, grad in grads.items()}
         opt.step(xp, params, grads)
     final = Network(*(be.asnumpy(params[n]).astype(float) for n in PARAMETERS), g, initial.dt, initial.nonlinearity)
     if snapshot_every:
@@ -412,5 +419,6 @@ def train(
         "seed": seed,
         "backend": be.name,
         "dtype": dtype,
+        "clip": clip,
     }
     return TrainingRun(spec, initial, final, np.asarray(losses), settings, snapshots)

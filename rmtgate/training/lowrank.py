@@ -198,7 +198,7 @@ def figure_s1(out: Path, *, full: bool = False) -> dict[str, Any]:
                 axes[row, col].plot(Ns, means, "o-", label=f"g={g}")
                 axes[row, col].set_xscale("log")
                 axes[row, col].set_ylabel(attr)
-        axes[0, col].set_title(name)
+                axes[row, col].set_title(f"{name}: {attr}", fontsize=9)
     axes[0, 0].legend()
     for ax in axes[-1]:
         ax.set_xlabel("N")
@@ -229,22 +229,37 @@ def figure_s2(out: Path, *, full: bool = False) -> dict[str, Any]:
             theta = np.linspace(0, 2 * np.pi, 200)
             ax.plot(g * np.cos(theta), g * np.sin(theta), "k--", lw=0.8)
             ax.set_aspect("equal")
-            ax.set_title(f"{name}, g={g}")
+            ax.set_title(f"{name}, g={g}: eigenvalues")
+            ax.set_xlabel("Re λ")
+            ax.set_ylabel("Im λ")
         axes[row, 0].set_title(f"{name}: SVs of ΔW")
         axes[row, 1].set_title(f"{name}: SVs of W")
+        for ax in axes[row, :2]:
+            ax.set_xlabel("index")
+            ax.set_ylabel("singular value")
         axes[row, 0].legend()
     axes[0, 2].legend()
     save_figure(fig, out / "s2.png", dpi=100)
     return summary
 
 
+#: the s± predictions are series in x = β²τ truncated at x² (s₊) and x³ (s₋); beyond this x the
+#: dropped terms are as large as the kept ones (at x = 2, s₊ = (ẑ/β)(x - x²/2) crosses zero and a
+#: log axis shows it falling to its floor while the simulated s₁ stays ~ẑ), so the theory is drawn
+#: only where it is a prediction
+SERIES_RANGE = 0.6
+
+
 def figure_s3(out: Path, *, full: bool = False) -> dict[str, Any]:
-    """Evolution of the first five SVs of ΔW (log scale) for the simple task, with theory (dashed)."""
+    """Evolution of the first five SVs of ΔW (log scale) for the simple task, with theory (dashed).
+
+    Theory lines are drawn for ``x = β²τ <= SERIES_RANGE`` only (see :data:`SERIES_RANGE`).
+    """
     from rmtgate.training.linear_theory import linear_learning_curve, predictions
 
     plt = _plt()
     N = 256 if full else 128
-    fig, axes = plt.subplots(3, 2, figsize=(9, 10))
+    fig, axes = plt.subplots(3, 2, figsize=(10, 11))
     summary: dict[str, Any] = {}
     for col, zhat in enumerate([0.5, 2.0]):
         for row, g in ((1, 0.0), (2, 0.6)):
@@ -255,17 +270,28 @@ def figure_s3(out: Path, *, full: bool = False) -> dict[str, Any]:
             curve = linear_learning_curve(g, zhat, N, tau_end=tau_end, epochs=epochs, snapshot_every=2)
             ax = axes[row, col]
             for i in range(curve.singular_values.shape[1]):
-                ax.semilogy(curve.tau, curve.singular_values[:, i] + 1e-16, label=f"s{i + 1}")
-            ax.semilogy(curve.tau, p.s_plus(curve.tau), "k--", lw=0.8)
-            ax.semilogy(curve.tau, p.s_minus(curve.tau), "k:", lw=0.8)
+                ax.semilogy(curve.tau, curve.singular_values[:, i] + 1e-16, label=f"$s_{i + 1}$ (simulation)")
+            tau = curve.tau[p.x(curve.tau) <= SERIES_RANGE]
+            ax.semilogy(tau, p.s_plus(tau), "k--", lw=1, label="$s_+$ theory (series)")
+            ax.semilogy(tau, p.s_minus(tau), "k:", lw=1, label="$s_-$ theory (series)")
+            ax.axvline(SERIES_RANGE / p.beta**2, color="grey", lw=0.6)
             ax.set_ylim(1e-8, 10)
-            ax.set_title(f"ẑ={zhat}, g={g}")
-            ax.set_xlabel("τ")
+            ax.set_title(f"SVs of ΔW, ẑ={zhat}, g={g}")
+            ax.set_xlabel("τ = η · epoch")
+            ax.set_ylabel("singular value")
             axes[0, col].semilogy(curve.tau[1:], curve.loss[: len(curve.tau)][1:], label=f"g={g}")
-            summary[f"z{zhat}_g{g}"] = {"loss_final": float(curve.loss[-1])}
+            summary[f"z{zhat}_g{g}"] = {
+                "loss_final": float(curve.loss[-1]),
+                "s1_final": float(curve.singular_values[-1, 0]),
+                "theory_drawn_up_to_tau": float(SERIES_RANGE / p.beta**2),
+            }
         axes[0, col].set_title(f"loss, ẑ={zhat}")
+        axes[0, col].set_xlabel("τ = η · epoch")
+        axes[0, col].set_ylabel("loss")
         axes[0, col].legend()
-    axes[1, 0].legend()
+    axes[1, 0].legend(fontsize=7)
+    fig.suptitle(f"[S] Fig. S3: SVs of ΔW, linear network, simple task (N={N}); grey line: end of series range")
+    fig.tight_layout()
     save_figure(fig, out / "s3.png", dpi=100)
     return summary
 
@@ -301,44 +327,71 @@ def figure_s4(out: Path, *, full: bool = False) -> dict[str, Any]:
             axes[0].semilogy(run.losses, label=f"ẑ={zhat}, g={g}")
             axes[1 if zhat == 2.0 else 2].plot(epochs, [v[0] for v in lead], label=f"g={g}")
             summary[f"z{zhat}_g{g}"] = {"loss_final": run.loss_final, "max_real_eig": float(lead[-1][0])}
-    for ax in axes[1:]:
-        ax.axhline(1.0, color="grey", ls="--")
+    axes[0].set(title="loss (simple task, T = 201)", xlabel="epoch", ylabel="loss")
+    for ax, zhat in zip(axes[1:], (2.0, 4.0), strict=True):
+        ax.axhline(1.0, color="grey", ls="--", label="Re λ = 1")
+        ax.set(title=f"largest Re λ of W, ẑ={zhat}", xlabel="epoch", ylabel="Re λ₁")
         ax.legend()
     axes[0].legend()
+    fig.tight_layout()
     save_figure(fig, out / "s4.png", dpi=100)
     return summary
 
 
 def figure_s5(out: Path, *, full: bool = False) -> dict[str, Any]:
-    """Learning a cosine with m = w: fails at g = 0, succeeds with initial connectivity."""
-    from rmtgate.training.bptt import init_network
+    """Fig. S5: a linear network learns a cosine with ``m = w`` only when ``g > 0``.
+
+    Plain gradient descent on ``W`` (as [S]'s linear model): from ``W0 = 0`` every update is built
+    from the single vector ``w``, so ``ΔW ∝ w wᵀ`` stays rank one with a real eigenvalue and the
+    oscillation (a complex pair) cannot form; random ``W0`` supplies the missing direction.  Adam
+    would break this argument (its per-entry scaling leaves the span of ``w``: with Adam, g = 0
+    learns too), hence GD.  The gradient is clipped to norm 0.05: once ``Re λ`` nears 1 it
+    explodes ([S] Fig. S4) and unclipped rates large enough to learn in a few hundred epochs
+    diverged.  Returns ``final_loss`` per g (keys ``"0.0"``, ``"0.4"``, ``"0.8"``).
+    """
+    from rmtgate.training.bptt import forward, init_network
 
     plt = _plt()
     N = 256 if full else 64
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    summary: dict[str, Any] = {}
-    for g, lr in ((0.0, 0.2), (0.4, 0.15), (0.8, 0.05)):
+    epochs = 1000 if full else 400
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    summary: dict[str, Any] = {"final_loss": {}, "initial_loss": {}, "max_imag_eig": {}, "N": N, "epochs": epochs}
+    batch = generate(OSCILLATION, 1, dt=0.1, seed=0)
+    t = np.arange(batch.inputs.shape[1]) * 0.1 + 0.1
+    axes[0].plot(t, batch.targets[0, :, 0], "k--", lw=1, label="target cos(2π·0.2 t)")
+    for g in (0.0, 0.4, 0.8):
         net = init_network(N, 1, 1, g, seed=3, dt=0.1, nonlinearity="linear")
         net = net.with_(m=net.w / math.sqrt(N))  # input and output along the same vector
         run = train(
             OSCILLATION,
             g=g,
             N=N,
-            epochs=1000 if full else 300,
+            epochs=epochs,
             batch_size=1,
-            lr=lr,
+            lr=1.0,
+            clip=0.05,
             optimizer="gd",
             trained=("W",),
             nonlinearity="linear",
             dt=0.1,
             network=net,
         )
-        axes[0].semilogy(run.losses, label=f"g={g}")
+        z = np.asarray(forward(run.final, batch.inputs))[0, :, 0]
+        axes[0].plot(t, z, label=f"g={g}")
+        axes[1].semilogy(run.losses, label=f"g={g}")
         ev = np.linalg.eigvals(run.final.W)
-        summary[f"g{g}"] = {"loss_final": run.loss_final, "max_imag_eig": float(np.max(ev.imag))}
-        axes[1].plot(ev.real, ev.imag, ".", ms=3, label=f"g={g}")
-    axes[0].legend()
-    axes[1].legend()
+        axes[2].plot(ev.real, ev.imag, ".", ms=3, label=f"g={g}")
+        summary["final_loss"][f"{g:.1f}"] = run.loss_final
+        summary["initial_loss"][f"{g:.1f}"] = run.loss_initial
+        summary["max_imag_eig"][f"{g:.1f}"] = float(np.max(ev.imag))
+    axes[0].set(title="(a) output after training", xlabel="time t", ylabel="readout z(t)")
+    axes[1].set(title="(b) loss (GD on W, m = w)", xlabel="epoch", ylabel="loss")
+    axes[2].set(title="(c) eigenvalues of W after training", xlabel="Re λ", ylabel="Im λ")
+    axes[2].axvline(1.0, color="grey", ls="--", lw=0.8)
+    for ax in axes:
+        ax.legend(fontsize=8)
+    fig.suptitle(f"[S] Fig. S5: learning a cosine needs initial connectivity (linear RNN, N={N})")
+    fig.tight_layout()
     save_figure(fig, out / "s5.png", dpi=100)
     return summary
 
