@@ -8,7 +8,7 @@ the reference every theoretical prediction (boundary curves, densities, radii) i
 against, which is why the result keeps the per-neuron local sample that those formulas
 average over.
 
-Conventions ([G], see ``docs/theory.md``):
+Conventions ([G], see ``docs/explanation/theory.md``):
 
 * ``(U_k)_ij ~ N(0, a_k²/N)`` i.i.d., drawn as a batch ``(ensemble, N, N)``;
 * a bias ``b`` listed in ``arch.bias_variances`` as ``(b, v)`` is drawn per neuron ``N(b, v)``

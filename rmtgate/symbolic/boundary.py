@@ -1,4 +1,4 @@
-"""Stage 3: the spectral boundary ``ρ(L(λ)) = 1`` (``docs/theory.md``, "general boundary").
+"""Stage 3: the spectral boundary ``ρ(L(λ)) = 1`` (``docs/explanation/theory.md``, "general boundary").
 
 From a :class:`~rmtgate.linearization.Linearization`:
 

@@ -1,6 +1,6 @@
 """Stage 2: the linearization ``M = A + B U C`` in the enlarged space ``(δs, δη_1..δη_K)``.
 
-Built by the field construction of ``docs/theory.md`` ("Automatic linearization") with no
+Built by the field construction of ``docs/explanation/theory.md`` ("Automatic linearization") with no
 per-architecture code:
 
     λ δs  = (∂F/∂s) δs + Σ_k (∂F/∂η_k) δη_k
