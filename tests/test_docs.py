@@ -67,7 +67,7 @@ def test_cli_reference_lists_every_command_and_option(capsys: pytest.CaptureFixt
     """The generated CLI page: every subcommand and every option string of the parser appears."""
     from rmtgate.cli.main import build_parser
 
-    session, code = python_blocks(DOCS / "reference" / "cli.md")[0]
+    _, code = python_blocks(DOCS / "reference" / "cli.md")[0]
     exec(compile(code, "cli.md", "exec"), {"__name__": "__main__"})
     page = capsys.readouterr().out
     def walk(parser: argparse.ArgumentParser, path: list[str]) -> None:

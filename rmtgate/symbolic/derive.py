@@ -77,6 +77,12 @@ class Derivation:
             out += [(f"{title} ({i})", line) for i, line in enumerate(parts[key] or (), start=1)]
         return out
 
+    def _repr_latex_(self) -> str:
+        """``$$…$$`` of every equation of :meth:`equations`, stacked: the derivation rendered in Jupyter."""
+        from rmtgate.symbolic.operators import display_math
+
+        return display_math([body for _, body in self.equations()])
+
     def latex(self) -> str:
         """A LaTeX fragment (needs amsmath) with every stage."""
         chunks = [f"% rmtgate derivation of {self.architecture.name}"]
