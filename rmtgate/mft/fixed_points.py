@@ -254,6 +254,18 @@ def fixed_points(
     if zero itself is a solution.  ``dps`` refines each root with ``mpmath`` at that precision
     (``FixedPoint.exact`` then holds the torn moments as ``mpf``).  ``stability`` overrides the
     generic ``(rho_0, stable)``.
+
+    Args:
+        arch: the architecture.
+        params: parameter values by name.
+        dps: decimal digits for an mpmath refinement (``None``: double precision only).
+        grid: points of the log-spaced scan of the second moment.
+        lower: smallest second moment scanned.
+        upper: largest second moment scanned (default: found automatically).
+        stability: a replacement for the generic stability rule.
+
+    Returns:
+        Every :class:`FixedPoint` branch (``C``, ``rho_0``, ``stable``, ``residual``), smallest first.
     """
     values = resolve_parameters(arch, params)
     grid = check_integer(grid, "grid", 8)
