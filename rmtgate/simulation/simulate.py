@@ -213,21 +213,16 @@ def simulate(
     :class:`~rmtgate.errors.BackendUnavailable` for an unusable backend.
 
     Args:
-        arch: the architecture to simulate.
         params: parameter values by name (matrix scales required; others default to 0).
         N: neurons per network (at least 2).
-        steps: recorded updates (time steps of the discrete map).
-        seed: an integer or a ``numpy.random.Generator``.
+        steps: recorded updates (time steps of the discrete map); ``transient``: updates before.
         backend: ``"numpy"``, ``"cupy"`` or a :class:`~rmtgate.simulation.backends.Backend`.
-        dtype: ``"float64"`` or ``"float32"``.
         ensemble: independent networks simulated together (leading axis of every array).
-        transient: updates run before recording starts.
         record: state variables whose whole trajectory is kept in ``traces``.
         initial_scale: standard deviation of the i.i.d. Gaussian initial state.
 
-    Returns:
-        A :class:`SimulationResult` with the matrices, biases, the last two states and the
-        fields of the last update (what :func:`jacobian_eigvals` needs).
+    Returns a :class:`SimulationResult`: matrices, biases, the last two states and the fields
+    of the last update (what :func:`jacobian_eigvals` needs).
     """
     if not isinstance(arch, Architecture):
         raise ParameterError(expected("an rmtgate.Architecture", "arch", arch))
