@@ -74,3 +74,23 @@ def test_fragment_compiles_with_latex(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout[-3000:]
     assert (tmp_path / "doc.dvi").stat().st_size > 1000
+
+
+def test_stages_render_in_jupyter() -> None:
+    """``_repr_latex_`` of Derivation, Jacobian, Linearization and Boundary: ``$$…$$`` of their LaTeX."""
+    import rmtgate
+
+    d = rmtgate.derive(rmtgate.gru())
+    for stage, source in (
+        (d, [body for _, body in d.equations()]),
+        (d.jacobian, [d.jacobian.latex()]),
+        (d.linearization, d.linearization.latex().splitlines()),
+        (d.boundary, d.boundary.latex().splitlines()),
+    ):
+        shown = stage._repr_latex_()
+        assert shown.startswith("$$") and shown.endswith("$$"), type(stage).__name__
+        assert shown.count("$$") == 2, type(stage).__name__
+        for line in source:
+            assert line in shown, (type(stage).__name__, line)
+    assert d.jacobian._repr_latex_() == f"$${d.jacobian.latex()}$$"
+    assert r"\begin{gathered}" in d._repr_latex_()

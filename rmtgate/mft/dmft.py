@@ -258,6 +258,26 @@ def steady_state(
     until ``max |C_measured - C| < tol``; otherwise :class:`ConvergenceError`.  The same
     Gaussian draws are reused in every iteration, so the iteration converges to a fixed
     point of the sampled map (Monte Carlo error ``~ sqrt(τ_c / (trajectories · steps))``).
+
+    Args:
+        arch: the architecture.
+        params: parameter values by name.
+        trajectories: single-site Monte Carlo paths.
+        steps: stationary time steps per path over which covariances are measured.
+        burn_in: time steps discarded at the start of each path.
+        lags: length of the autocovariances (in time steps; at most ``steps/2``).
+        damping: mixing weight of the measured covariance, in ``(0, 1]``.
+        tol: convergence threshold on ``max |C_measured − C|``.
+        max_iter: iterations before :class:`~rmtgate.errors.ConvergenceError`.
+        seed: seed of the Gaussian draws (reused in every iteration).
+        initial: starting input autocovariances by name (default: from the fixed point).
+
+    Returns:
+        A :class:`SteadyState`; ``summary()`` has ``iterations``, ``residual`` and the
+        covariances, ``local_sample(n, seed)`` draws the one-time local variables.
+
+    Raises:
+        ConvergenceError: no convergence within ``max_iter`` (with ``residual``, ``iterations``).
     """
     values = resolve_parameters(arch, params)
     trajectories = check_integer(trajectories, "trajectories", 2)

@@ -120,7 +120,7 @@ class FixedPoint:
     to the variance of their Gaussian law.
 
     ``rho_0`` generalizes the spectral shaping parameter [G 19]: ``rho_0² = 1 - det(I - L(1))``
-    with ``L_kl(λ) = a_k² E|T_kl(λ)|²`` the boundary operator of ``docs/theory.md`` §3 at the
+    with ``L_kl(λ) = a_k² E|T_kl(λ)|²`` the boundary operator of ``docs/explanation/theory.md`` §3 at the
     fixed point; it equals [G 19] for the GRU and the Perron root of ``L(1)`` whenever ``L`` has
     rank one (vanilla, LSTM).  ``perron_root`` is ``ρ(L(1))``: ``λ = 1`` lies in the support iff
     it is ``>= 1``.  ``stable`` is decided by Cor. 4.6 (``perron_root < 1``) when the boundary
@@ -254,6 +254,18 @@ def fixed_points(
     if zero itself is a solution.  ``dps`` refines each root with ``mpmath`` at that precision
     (``FixedPoint.exact`` then holds the torn moments as ``mpf``).  ``stability`` overrides the
     generic ``(rho_0, stable)``.
+
+    Args:
+        arch: the architecture.
+        params: parameter values by name.
+        dps: decimal digits for an mpmath refinement (``None``: double precision only).
+        grid: points of the log-spaced scan of the second moment.
+        lower: smallest second moment scanned.
+        upper: largest second moment scanned (default: found automatically).
+        stability: a replacement for the generic stability rule.
+
+    Returns:
+        Every :class:`FixedPoint` branch (``C``, ``rho_0``, ``stable``, ``residual``), smallest first.
     """
     values = resolve_parameters(arch, params)
     grid = check_integer(grid, "grid", 8)

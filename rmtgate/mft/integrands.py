@@ -1,6 +1,6 @@
 """Mean-field theory of any architecture: static fixed points and the steady-state DMFT.
 
-The field list of :attr:`Architecture.local_form` drives everything (``docs/theory.md`` §4):
+The field list of :attr:`Architecture.local_form` drives everything (``docs/explanation/theory.md`` §4):
 field ``eta_k = U_k u_k`` is a zero-mean Gaussian (biases stay inside the local
 expressions) with covariance ``a_k² C_{u_k}(t, t')``, independent of the other fields; a
 declared bias variance ``(b, v)`` adds a static ``N(0, v)`` to the bias ``b``.

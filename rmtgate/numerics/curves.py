@@ -82,6 +82,15 @@ def spectral_curve(
     the number of crossings, or whose predicted brackets fail, gets the full scan.  All
     brackets are refined together by the Illinois variant of regula falsi to ``rtol``
     relative to the scan radius.
+
+    Args:
+        ev: an evaluator of ``ρ(L(λ))`` (:func:`rmtgate.numerics.evaluators.evaluator`).
+        n_angles: number of rays over the full circle (at least 4).
+        n_scan: linear radial scan points on a fully scanned ray.
+        coarse_rays: rays that get a full scan before the others are interpolated.
+        rtol: root tolerance, relative to the scan radius.
+        max_iterations: Illinois iterations per crossing.
+        center: a real point inside the support (default: found from the evaluator).
     """
     if isinstance(n_angles, bool) or not isinstance(n_angles, int) or n_angles < 4:
         raise ParameterError(expected("an integer number of angles >= 4", "n_angles", n_angles))
@@ -282,7 +291,27 @@ def theory(
     n_angles: int = 720,
     backend: str = "numpy",
 ) -> tuple[_Base, SpectralCurve]:
-    """Evaluator and spectral curve for an architecture/boundary and a sample (or ``"zero"``)."""
+    """Evaluator and spectral curve for an architecture/boundary and a sample (or ``"zero"``).
+
+    Args:
+        bnd_or_arch: an :class:`~rmtgate.Architecture` (derived on the fly) or a
+            :class:`~rmtgate.symbolic.boundary.Boundary`.
+        sample: the local variables ``E[·]`` averages over — a
+            :class:`~rmtgate.numerics.samples.LocalSample` (from a network, the DMFT or a file)
+            or ``"zero"`` for the zero fixed point.
+        params: parameter values by name (dimensionless: matrix scales ``a_k``, biases ``b_k``,
+            bias variances ``v_k``); every scale is required.
+        n_angles: rays on which the edge is found (the curve has that many points).
+        backend: ``"numpy"`` (pole–residue form) or ``"mpmath"`` (arbitrary precision).
+
+    Returns:
+        ``(evaluator, curve)``: ``evaluator.spectral_function(λ)`` is ``ρ(L(λ))`` and
+        ``curve`` a :class:`SpectralCurve` (``curve.spectral_radius``, ``curve.outer``).
+
+    Raises:
+        ParameterError: missing or invalid parameters.
+        StateError: a sample without every local variable, or an unknown state name.
+    """
     from rmtgate.symbolic.architecture import Architecture
     from rmtgate.symbolic.derive import derive
 

@@ -8,7 +8,7 @@ the reference every theoretical prediction (boundary curves, densities, radii) i
 against, which is why the result keeps the per-neuron local sample that those formulas
 average over.
 
-Conventions ([G], see ``docs/theory.md``):
+Conventions ([G], see ``docs/explanation/theory.md``):
 
 * ``(U_k)_ij ~ N(0, a_k²/N)`` i.i.d., drawn as a batch ``(ensemble, N, N)``;
 * a bias ``b`` listed in ``arch.bias_variances`` as ``(b, v)`` is drawn per neuron ``N(b, v)``
@@ -211,6 +211,18 @@ def simulate(
     (via :func:`rmtgate.parameters.resolve_parameters`), :class:`~rmtgate.errors.StateError`
     for a ``record`` name that is not a state variable, and
     :class:`~rmtgate.errors.BackendUnavailable` for an unusable backend.
+
+    Args:
+        params: parameter values by name (matrix scales required; others default to 0).
+        N: neurons per network (at least 2).
+        steps: recorded updates (time steps of the discrete map); ``transient``: updates before.
+        backend: ``"numpy"``, ``"cupy"`` or a :class:`~rmtgate.simulation.backends.Backend`.
+        ensemble: independent networks simulated together (leading axis of every array).
+        record: state variables whose whole trajectory is kept in ``traces``.
+        initial_scale: standard deviation of the i.i.d. Gaussian initial state.
+
+    Returns a :class:`SimulationResult`: matrices, biases, the last two states and the fields
+    of the last update (what :func:`jacobian_eigvals` needs).
     """
     if not isinstance(arch, Architecture):
         raise ParameterError(expected("an rmtgate.Architecture", "arch", arch))

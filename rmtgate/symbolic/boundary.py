@@ -1,4 +1,4 @@
-"""Stage 3: the spectral boundary ``ρ(L(λ)) = 1`` (``docs/theory.md``, "general boundary").
+"""Stage 3: the spectral boundary ``ρ(L(λ)) = 1`` (``docs/explanation/theory.md``, "general boundary").
 
 From a :class:`~rmtgate.linearization.Linearization`:
 
@@ -186,7 +186,14 @@ class Boundary:
     def scales(self) -> tuple[sympy.Expr, ...]:
         return tuple(f.variance for f in self.linearization.fields)
 
+    def _repr_latex_(self) -> str:
+        """``$$…$$`` of :meth:`latex` (``T(λ)``, ``L(λ)`` and the edge equation): rendered in Jupyter."""
+        from rmtgate.symbolic.operators import display_math
+
+        return display_math(self.latex().splitlines())
+
     def latex(self) -> str:
+        """``T(λ)``, ``L(λ)`` and the edge equation ``ρ(L(λ)) = 1`` as LaTeX lines."""
         display = self.architecture.local_form.display
         names = [sympy.latex(f.symbol) for f in self.linearization.fields]
         t_rows = []

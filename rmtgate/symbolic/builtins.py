@@ -1,7 +1,7 @@
 """Built-in architectures: each is an :class:`Architecture` value built from equations.
 
 Equation numbers refer to Can, Krishnamurthy & Schwab [G] and Schuessler et al. [S]
-(see ``docs/theory.md``).
+(see ``docs/explanation/theory.md``).
 """
 
 from __future__ import annotations

@@ -89,6 +89,12 @@ class Derivation:
             out += [(f"{title} ({i})", line) for i, line in enumerate(parts[key] or (), start=1)]
         return out
 
+    def _repr_latex_(self) -> str:
+        """``$$…$$`` of every equation of :meth:`equations`, stacked: the derivation rendered in Jupyter."""
+        from rmtgate.symbolic.operators import display_math
+
+        return display_math([body for _, body in self.equations()])
+
     def latex(self) -> str:
         """A LaTeX fragment (needs amsmath) with every stage."""
         chunks = [f"% rmtgate derivation of {self.architecture.name}"]
@@ -182,7 +188,25 @@ def _store(path: Path, value: Derivation) -> None:
 
 
 def derive(arch: Architecture, *, cache: bool = True, cache_dir: str | Path | None = None) -> Derivation:
-    """Run the derivation chain for ``arch`` (from the disk cache when possible)."""
+    """Run the derivation chain Architecture → Jacobian → Linearization → Boundary for ``arch``.
+
+    Purely symbolic (no parameter values). The result is cached in memory and on disk
+    (``RMTGATE_CACHE_DIR``, default ``~/.cache/rmtgate``), keyed by the architecture and by the
+    source of the symbolic stages, so a changed engine never reads a stale derivation.
+
+    Args:
+        arch: a built-in (``rmtgate.gru()``), declared or loaded architecture.
+        cache: read and write the cache; ``False`` always derives afresh.
+        cache_dir: a cache folder instead of the default.
+
+    Returns:
+        A :class:`Derivation`: ``jacobian``, ``linearization`` (``M = A + B U C``, with the
+        Schur identity checked), ``boundary`` (``ρ(L(λ)) = 1`` on measured statistics) and
+        ``mean_field_boundary`` (with the mean-field independence of the fields).
+
+    Raises:
+        DerivationError: an internal consistency check failed (e.g. the Schur identity).
+    """
     directory = Path(cache_dir) if cache_dir is not None else cache_directory()
     key = cache_key(arch)
     if cache and key in _MEMORY:

@@ -16,7 +16,7 @@ import numpy as np
 import sympy
 
 from rmtgate.symbolic.architecture import Architecture
-from rmtgate.symbolic.operators import OperatorPolynomial, block_matrix_latex
+from rmtgate.symbolic.operators import OperatorPolynomial, block_matrix_latex, display_math
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,10 @@ class Jacobian:
         if len(self.blocks) == 1:
             return rf"J = {self.blocks[0][0].latex(display)}"
         return rf"J = {block_matrix_latex([list(r) for r in self.blocks], display)}"
+
+    def _repr_latex_(self) -> str:
+        """``$$J = …$$``: rendered as an equation in Jupyter."""
+        return display_math([self.latex()])
 
     def evaluate(self, values: Mapping[sympy.Symbol, Any], matrices: Mapping[str, np.ndarray]) -> np.ndarray:
         """Dense ``(n_s N) × (n_s N)`` Jacobian for per-neuron local values and matrices."""

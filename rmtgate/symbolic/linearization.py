@@ -1,6 +1,6 @@
 """Stage 2: the linearization ``M = A + B U C`` in the enlarged space ``(δs, δη_1..δη_K)``.
 
-Built by the field construction of ``docs/theory.md`` ("Automatic linearization") with no
+Built by the field construction of ``docs/explanation/theory.md`` ("Automatic linearization") with no
 per-architecture code:
 
     λ δs  = (∂F/∂s) δs + Σ_k (∂F/∂η_k) δη_k
@@ -94,7 +94,14 @@ class Linearization:
         }
 
     def latex(self) -> str:
+        """The blocks and ``A``, ``B``, ``C``, ``U``, ``I_λ`` as LaTeX lines (one per line)."""
         return "\n".join(self.latex_parts().values())
+
+    def _repr_latex_(self) -> str:
+        """``$$…$$`` of :meth:`latex` (the lines stacked): rendered as equations in Jupyter."""
+        from rmtgate.symbolic.operators import display_math
+
+        return display_math(self.latex().splitlines())
 
     def schur_latex(self) -> str:
         display = self.architecture.local_form.display

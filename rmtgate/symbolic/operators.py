@@ -13,7 +13,7 @@ engine check the Schur-complement identity symbolically for any architecture.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -233,3 +233,14 @@ def block_sum(a: Block, b: Block, sign: int = 1) -> Block:
 def block_identity(n: int) -> Block:
     one = OperatorPolynomial.diagonal(sympy.Integer(1))
     return [[one if i == j else OperatorPolynomial() for j in range(n)] for i in range(n)]
+
+
+def display_math(lines: Sequence[str]) -> str:
+    """``$$…$$`` of LaTeX lines, stacked in a ``gathered`` block: the ``_repr_latex_`` of the stages.
+
+    Jupyter (and any MathJax/KaTeX front end) renders it as display math; one line is shown as is.
+    """
+    body = [line for line in lines if line.strip()]
+    if len(body) == 1:
+        return f"$${body[0]}$$"
+    return "$$\\begin{gathered}" + " \\\\ ".join(body) + "\\end{gathered}$$"

@@ -394,7 +394,19 @@ def _key_lines(text: str) -> dict[tuple[str, str], int]:
 
 
 def loads_spec(text: str, *, source: str = "<spec>") -> Architecture:
-    """Parse a TOML architecture spec given as text."""
+    """Parse a TOML architecture spec given as text (format: ``docs/reference/spec-format.md``).
+
+    Args:
+        text: the TOML document (at most ``MAX_SPEC_BYTES`` bytes).
+        source: the name used in error messages (a file name, or ``"<spec>"``).
+
+    Returns:
+        The declared :class:`~rmtgate.Architecture`. Nothing in ``text`` is evaluated.
+
+    Raises:
+        ArchitectureError: malformed TOML, unknown or missing keys, or an expression outside
+            the whitelist grammar (the message names the token and its line).
+    """
     if len(text.encode()) > MAX_SPEC_BYTES:
         raise ArchitectureError(expected(f"a spec of at most {MAX_SPEC_BYTES} bytes", "spec", source))
     try:
@@ -430,7 +442,17 @@ def loads_spec(text: str, *, source: str = "<spec>") -> Architecture:
 
 
 def load_spec(path: str | Path) -> Architecture:
-    """Parse a TOML architecture spec file."""
+    """Parse a TOML architecture spec file (see :func:`loads_spec`).
+
+    Args:
+        path: a UTF-8 TOML file.
+
+    Returns:
+        The declared :class:`~rmtgate.Architecture`.
+
+    Raises:
+        ArchitectureError: an unreadable file, or anything :func:`loads_spec` rejects.
+    """
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -455,6 +477,21 @@ def declare(
     ``state`` is a list of names; a single string is one name (``state="hc"`` is the state
     ``hc``, never the two states ``h`` and ``c`` that iterating the string would give).
     ``functions`` defines nonlinearities by an expression in ``x``, as a spec's ``[functions]``.
+
+    Args:
+        name: the architecture's name.
+        state: per-neuron state variable names.
+        matrices: random ``N × N`` matrices, ``name → scale``; entries are ``N(0, a²/N)`` with
+            ``a`` a parameter name or a positive number.
+        gates: local quantities in evaluation order, ``name → expression``; ``U @ (expr)`` is
+            a matrix–vector product (a field).
+        update: the new value of every state variable (right-hand sides see the old state).
+        bias_variances: ``bias → variance``: the bias is drawn per neuron as ``N(b, v)``.
+        description: free text.
+        functions: ``name → expression in x``, nonlinearities defined by the declaration.
+
+    Raises:
+        ArchitectureError: as for a spec file.
 
     >>> mgu = declare("mgu", state=["h"], matrices={"U_f": "a_f", "U_h": "a_h"},
     ...               gates={"f": "sigmoid(U_f @ h + b_f)"},

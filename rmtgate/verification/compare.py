@@ -84,6 +84,22 @@ def compare_with_simulation(
     ``state`` chooses the statistics the boundary averages over: ``"network"`` (the simulated
     networks' own per-neuron values at the last step), ``"zero"`` (the zero fixed point; the
     simulation then starts at zero) or a :class:`LocalSample` (e.g. from the mean-field theory).
+
+    Args:
+        arch: the architecture.
+        params: parameter values by name (every matrix scale required).
+        N: neurons per network.
+        steps: updates before the Jacobian is taken (time steps of the map).
+        seed: root seed of the networks.
+        ensemble: independent networks (their eigenvalues and statistics are pooled).
+        state: ``"network"``, ``"zero"`` or a :class:`LocalSample`, as above.
+        n_angles: rays of the predicted curve.
+        backend: ``"numpy"`` or ``"cupy"`` for the simulation.
+        initial_scale: standard deviation of the initial state (default 1, or 0 for ``"zero"``).
+
+    Returns:
+        A :class:`Comparison`: ``curve``, ``eigenvalues``, ``theory_radius``,
+        ``simulated_radius``, ``radius_error``, ``fraction_inside``, ``summary()``.
     """
     derivation = derive(arch)
     bnd = derivation.boundary
