@@ -325,3 +325,26 @@ def test_dmft_matches_network_simulation(p: dict[str, float]) -> None:
     ss = steady_state(gru(), p, trajectories=2000, steps=800, lags=96, seed=0)
     sim = np.mean([simulate_gru_C0(p, 1500, 600, 300, seed) for seed in (1, 2)])
     assert ss.C_h0 == pytest.approx(sim, rel=0.03)
+
+
+def test_steady_state_sample_with_bias_variance_feeds_the_boundary() -> None:
+    # a declared bias variance: each neuron's bias is its own (b + ε), seen by the evaluator as a
+    # per-neuron parameter; its spread is the declared variance
+    from rmtgate.mft.dmft import steady_state
+    from rmtgate.numerics.curves import theory
+
+    arch = declare(
+        "gru_bv",
+        state=["h"],
+        matrices={"U_z": "a_z", "U_h": "a_h"},
+        gates={"z": "sigmoid(U_z @ h + b_z)"},
+        update={"h": "z * h + (1 - z) * tanh(U_h @ h + b_h)"},
+        bias_variances={"b_h": 0.5},
+    )
+    params = {"a_h": 2.0, "a_z": 1.0}
+    sample = steady_state(arch, params, seed=0, trajectories=1000, steps=200).local_sample(4000, 0)
+    assert "epsilon_b_h" not in sample.values
+    # the bias noise is static per path: 1000 distinct values, variance known to ±4.5% (1 sd)
+    assert np.var(sample.values["b_h"]) == pytest.approx(0.5, rel=0.15)
+    _, curve = theory(arch, sample, params, n_angles=32)
+    assert 1.0 < curve.spectral_radius < 1.2

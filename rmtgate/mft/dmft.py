@@ -136,10 +136,20 @@ class SteadyState:
         return {k: v.ravel()[pick] for k, v in locals_.items()}
 
     def local_sample(self, n: int, seed: int | np.random.Generator) -> LocalSample:
-        """:meth:`sample` as the :class:`~rmtgate.spectrum.LocalSample` the boundary averages over."""
+        """:meth:`sample` as the :class:`~rmtgate.numerics.samples.LocalSample` the boundary averages over.
+
+        A declared bias variance makes each neuron's bias its own: the draws ``epsilon_b`` become
+        per-neuron values of the parameter ``b`` (``b + epsilon_b``), which the boundary
+        evaluators average over like any local variable.
+        """
         from rmtgate.numerics.samples import LocalSample
 
-        return LocalSample.from_arrays(self.sample(n, seed), source="steady")
+        values = self.sample(n, seed)
+        for bias, _ in self.architecture.bias_variances:
+            noise = values.pop(f"epsilon_{bias}", None)
+            if noise is not None:
+                values[bias] = self.parameters[bias] + noise
+        return LocalSample.from_arrays(values, source="steady")
 
 
 class _DMFTRunner:
