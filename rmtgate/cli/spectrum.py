@@ -65,7 +65,13 @@ def _cmd_spectrum(args: argparse.Namespace) -> int:
                 "outer": spectral_curve(outer, n_angles=args.angles).spectral_radius,
             }
     output["spectral_radius"] = curve.spectral_radius
+    # JSON floats are doubles: ρ − 1 ~ e^{−c a_z} and a centre 1 − 1e-18 need decimal strings
+    output["spectral_radius_minus_one"] = curve.spectral_radius_minus_one()
     output["center"] = curve.center
+    output["center_decimal"] = curve.center_decimal()
+    output["support"] = curve.support
+    output["support_radius"] = curve.support_radius
+    output["precision"] = curve.precision
     output["rays_with_several_crossings"] = curve.multiple_crossings
     output["curve"] = curve.to_json()
     if args.plot:
@@ -74,7 +80,10 @@ def _cmd_spectrum(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(output, indent=1))
     else:
-        print(f"{arch.name}: spectral radius {curve.spectral_radius:.6g} ({state} statistics)")
+        print(
+            f"{arch.name}: spectral radius {curve.spectral_radius:.6g} (ρ − 1 = {curve.spectral_radius_minus_one(6)}; "
+            f"{curve.support}, {curve.precision}; {state} statistics)"
+        )
         if "simulated" in output:
             sim = output["simulated"]
             print(f"simulated N={sim['N']}: max|eig| {sim['spectral_radius']:.6g}, inside {sim['fraction_inside']:.3f}")  # type: ignore[index]

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
+import mpmath
 import numpy as np
 
 from rmtgate.errors import ConvergenceError, ParameterError, StateError, expected
 from rmtgate.numerics.compile import lambdify_local
-from rmtgate.numerics.evaluators import DirectEvaluator, _Base, evaluator
+from rmtgate.numerics.evaluators import DirectEvaluator, NumpyEvaluator, _Base, evaluator
 from rmtgate.numerics.parameters import resolve_parameters
+from rmtgate.numerics.precision import THIN, decimal, dps_for_scale, mp_abs
 from rmtgate.numerics.samples import LocalSample, zero_state
 from rmtgate.symbolic.boundary import Boundary, boundary
 
@@ -28,6 +32,14 @@ class SpectralCurve:
     up as several crossings on one ray.  ``outer`` is the outermost crossing per ray (the
     curve bounding the support from outside) and ``points`` every crossing.  The center is
     a point inside the support (on the real axis: the spectrum is conjugate-symmetric).
+
+    ``support`` is ``"region"``, or ``"point"``/``"points"`` when the random part vanishes
+    (``L ≡ 0``, e.g. ``a_h = 0``) or the support is below any resolvable size: then
+    ``point_offsets`` are the eigenvalues and the curve is those points.  Exact positions are
+    ``origin + center_offset + r e^{iθ}`` (all doubles; the sum is formed in mpmath for
+    :attr:`spectral_radius_exact`): ``center`` is that sum rounded, fine for plots but not
+    for ``ρ − 1`` when the support is thin around 1.  ``precision`` says which arithmetic
+    produced the coefficients (``"double"`` or ``"mpmath(dps=N)"``).
     """
 
     center: float
@@ -35,23 +47,78 @@ class SpectralCurve:
     crossings: tuple[np.ndarray, ...]
     scan_radius: float
     real_axis_edges: tuple[float, ...] = ()
+    precision: str = "double"
+    support: str = "region"
+    origin: float = 0.0
+    center_offset: float = 0.0
+    real_axis_offsets: tuple[float, ...] = ()
+    point_offsets: tuple[complex, ...] = ()
+    dps: int = 30
 
     @property
     def points(self) -> np.ndarray:
+        if self.support != "region":
+            return self.origin + np.asarray(self.point_offsets, dtype=complex)
         parts = [self.center + r * np.exp(1j * a) for a, r in zip(self.angles, self.crossings, strict=True)]
         return np.concatenate(parts) if parts else np.zeros(0, dtype=complex)
 
     @property
     def outer(self) -> np.ndarray:
+        if self.support != "region":
+            return self.points
         return np.array(
             [self.center + r[-1] * np.exp(1j * a) for a, r in zip(self.angles, self.crossings, strict=True) if r.size]
         )
 
     @property
+    def support_radius(self) -> float:
+        """Largest distance from ``center`` to the edge along the rays (0 for a point support).
+
+        Real-axis edges are left out: they include isolated eigenvalues (the ``δ(λ)`` of the
+        LSTM at 0), which count for the spectral radius but not for the disk's size.
+        """
+        radii = [float(r[-1]) for r in self.crossings if r.size]
+        radii += [abs(p - self.center_offset) for p in self.point_offsets]
+        return max(radii, default=0.0)
+
+    @cached_property
+    def spectral_radius_exact(self) -> Any:
+        """Largest ``|λ|`` on the edge (rays, real-axis edges, points) as an mpmath number."""
+        offsets = [
+            self.center_offset + r[-1] * np.exp(1j * a)
+            for a, r in zip(self.angles, self.crossings, strict=True)
+            if r.size
+        ]
+        offsets += [complex(e) for e in self.real_axis_offsets] + [complex(p) for p in self.point_offsets]
+        if not offsets:
+            return mpmath.mpf(0)
+        z = np.asarray(offsets, dtype=complex)
+        rough = np.abs(self.origin + z)
+        # only the candidates within rounding of the double maximum need the exact sum
+        near = z[rough >= np.max(rough) * (1 - 1e-9)]
+        with mpmath.workdps(self.dps):
+            return max(mp_abs(self.origin, near, self.dps))
+
+    @property
     def spectral_radius(self) -> float:
-        """Largest ``|λ|`` on the edge (rays and the real-axis edges)."""
-        values = np.abs(np.concatenate([self.points, np.asarray(self.real_axis_edges, dtype=complex)]))
-        return float(np.max(values)) if values.size else 0.0
+        """Largest ``|λ|`` on the edge (rays and the real-axis edges), rounded to a double."""
+        return float(self.spectral_radius_exact)
+
+    def spectral_radius_minus_one(self, digits: int = 17) -> str:
+        """``ρ − 1`` as a decimal string (``ρ − 1 ~ e^{−c a_z}`` is below double resolution near 1)."""
+        with mpmath.workdps(self.dps):
+            return decimal(self.spectral_radius_exact - 1, digits)
+
+    def center_decimal(self, digits: int | None = None) -> str:
+        """The centre ``origin + center_offset`` as a decimal string.
+
+        By default with enough digits to tell the support's radius apart from the centre.
+        """
+        if digits is None:
+            ratio = self.support_radius / abs(self.center) if self.center else 1.0
+            digits = 17 + (max(0, math.ceil(-math.log10(ratio))) if ratio > 0 else 0)
+        with mpmath.workdps(max(self.dps, digits + 5)):
+            return decimal(mpmath.mpf(self.origin) + mpmath.mpf(self.center_offset), digits)
 
     @property
     def multiple_crossings(self) -> int:
@@ -82,24 +149,44 @@ def spectral_curve(
     the number of crossings, or whose predicted brackets fail, gets the full scan.  All
     brackets are refined together by the Illinois variant of regula falsi to ``rtol``
     relative to the scan radius.
+
+    Everything runs in offsets from the centre (``ev.spectral_offset``), so a thin support is
+    resolved relative to its own size: when the scan from the outer radius sees no edge, a
+    decade-by-decade probe towards the centre finds the support's scale and the scan restarts
+    there.  A support thinner than ``THIN`` of its centre's modulus on a double evaluator is
+    recomputed from mpmath coefficients (``dps`` from the scale) so that the centre, and
+    ``ρ − 1``, carry every digit.  ``L ≡ 0`` (or no edge down to 1e-300 of the scale) gives a
+    point support.  ``center`` is an offset from ``ev.origin``.
     """
     if isinstance(n_angles, bool) or not isinstance(n_angles, int) or n_angles < 4:
         raise ParameterError(expected("an integer number of angles >= 4", "n_angles", n_angles))
     half = (n_angles + 1) // 2
     # angles avoid the real axis, where a finite sample puts the poles of L
     upper = np.pi * (np.arange(half) + 0.5) / half
+    angles = np.concatenate([upper, -upper[::-1]])
     phases = np.exp(1j * upper)
+    dps = ev.dps or 30
+    if getattr(ev, "identically_zero", False):
+        return _point_curve(ev, angles, None)
     c = _center(ev) if center is None else float(center)
     r_max = _outer_radius(ev, c, upper[:: max(1, half // 32)])
 
     def f(r: np.ndarray, rays: np.ndarray) -> np.ndarray:
-        return ev.spectral_function(c + r * phases[rays]) - 1.0
+        return ev.spectral_offset(c, r * phases[rays]) - 1.0
 
     coarse = np.unique(np.append(np.arange(0, half, max(1, half // coarse_rays)), half - 1))
+    rescaled = False
     while True:
         # linear spacing finds edges far out; the geometric part resolves small supports near the center
         radii = r_max * np.union1d(np.arange(1, n_scan + 1) / n_scan, np.geomspace(1e-7, 1.0 / n_scan, n_scan // 3))
         coarse_values = f(radii[None, :], coarse[:, None])
+        if not rescaled and np.all(coarse_values < 0):
+            rescaled = True
+            inner = _inner_scale(f, coarse, r_max)
+            if inner is None:
+                return _point_curve(ev, angles, c)
+            r_max = inner
+            continue
         if np.all(coarse_values[:, -1] < 0):
             break
         r_max *= 2.0  # a ray the coarse search did not see reaches further out
@@ -152,9 +239,63 @@ def spectral_curve(
     for j in np.unique(rest[0]):
         crossings[int(j)] = np.sort(rest_roots[rest[0] == j])
     per_ray = [crossings.get(j, np.zeros(0)) for j in range(half)]
-    angles = np.concatenate([upper, -upper[::-1]])
     real_axis = _real_axis_edges(ev, c, radii, tolerance, max_iterations)
-    return SpectralCurve(c, angles, tuple(per_ray + per_ray[::-1]), r_max, real_axis)
+    curve = SpectralCurve(
+        ev.origin + c,
+        angles,
+        tuple(per_ray + per_ray[::-1]),
+        r_max,
+        tuple(ev.origin + e for e in real_axis),
+        precision=ev.precision,
+        origin=ev.origin,
+        center_offset=c,
+        real_axis_offsets=real_axis,
+        dps=dps,
+    )
+    absolute = abs(ev.origin + c)
+    if ev.dps is None and isinstance(ev, NumpyEvaluator) and absolute > 0 and curve.support_radius < THIN * absolute:
+        # thin around a non-zero centre: recompute with the centre exact (mpmath coefficients)
+        finer = NumpyEvaluator(ev.boundary, ev.sample, ev.params, dps=dps_for_scale(curve.support_radius, absolute))
+        return spectral_curve(
+            finer, n_angles=n_angles, n_scan=n_scan, coarse_rays=coarse_rays, rtol=rtol, max_iterations=max_iterations
+        )
+    return curve
+
+
+def _inner_scale(f: Callable[[np.ndarray, np.ndarray], np.ndarray], rays: np.ndarray, r_max: float) -> float | None:
+    """Ten times the largest radius ``r_max·10^{-k}`` (k ≤ 300) where some ray is inside, or None."""
+    probes = r_max * 10.0 ** -np.arange(7, 301, dtype=float)
+    probes = probes[probes > 0]
+    inside = np.any(f(probes[None, :], rays[:, None]) >= 0, axis=0)
+    if not np.any(inside):
+        return None
+    return float(10.0 * probes[np.argmax(inside)])
+
+
+def _point_curve(ev: _Base, angles: np.ndarray, center: float | None) -> SpectralCurve:
+    """The support when ``L ≡ 0`` (the eigenvalues are the poles) or too small to resolve.
+
+    ``center`` given: a single point there; otherwise every distinct eigenvalue of the
+    deterministic part (``ev.all_poles``, offsets from ``ev.origin``).
+    """
+    if center is None:
+        poles = np.asarray(getattr(ev, "all_poles", np.zeros(1)), dtype=complex).reshape(-1)
+        points = tuple(complex(p) for p in np.unique(np.round(poles, 300)))
+    else:
+        points = (complex(center),)
+    main = max(points, key=lambda p: abs(ev.origin + p))
+    return SpectralCurve(
+        ev.origin + main.real,
+        angles,
+        tuple(np.zeros(0) for _ in angles),
+        0.0,
+        precision=ev.precision,
+        support="point" if len(points) == 1 else "points",
+        origin=ev.origin,
+        center_offset=main.real,
+        point_offsets=points,
+        dps=ev.dps or 30,
+    )
 
 
 def _refine(
@@ -188,14 +329,14 @@ def _real_axis_edges(
             distances = direction * (np.real(poles[weighted]) - center)
             outer = np.sort(distances[(distances > 0) & (distances < radii[-1])])[-16:]
             scan = np.union1d(radii, outer * (1 + 1e-12) + 1e-15)
-        values = ev.spectral_function(center + direction * scan + 0j) - 1.0
+        values = ev.spectral_offset(center, direction * scan + 0j) - 1.0
         radii_here = scan
         changes = np.nonzero(np.sign(values[:-1]) != np.sign(values[1:]))[0]
         if changes.size == 0:
             continue
         i = changes[-1]
         root = _illinois(
-            lambda r, index, d=direction: ev.spectral_function(center + d * r + 0j) - 1.0,
+            lambda r, index, d=direction: ev.spectral_offset(center, d * r + 0j) - 1.0,
             radii_here[i : i + 1],
             radii_here[i + 1 : i + 2],
             values[i : i + 1],
@@ -203,7 +344,7 @@ def _real_axis_edges(
             tolerance,
             max_iterations,
         )
-        edges.append(center + direction * float(root[0]))
+        edges.append(center + direction * float(root[0]))  # an offset from ev.origin
     return tuple(edges)
 
 
@@ -215,9 +356,10 @@ def _center(ev: _Base) -> float:
         weights = np.sum(np.abs(ev.residues) ** 2, axis=(2, 3))
         if np.sum(weights) > 0:
             candidates.insert(0, float(np.sum(weights * np.real(poles)) / np.sum(weights)))
-    probe = 1e-9 * max(1.0, getattr(ev, "pole_bound", 1.0))
+    # ρ just off the real axis at c: a probe far below any support we resolve (1e-300 scale)
+    probe = 1e-120 * max(1.0, getattr(ev, "pole_bound", 1.0))
     for c in candidates:
-        if ev.spectral_function(np.array([c + 1j * probe]))[0] >= 1.0:
+        if ev.spectral_offset(c, np.array([1j * probe]))[0] >= 1.0:
             return c
     return candidates[0]
 
@@ -226,8 +368,8 @@ def _outer_radius(ev: _Base, center: float, angles: np.ndarray) -> float:
     """A radius beyond which ρ(L) < 1 on every ray (ρ → 0 at infinity: ``C_f`` is nilpotent)."""
     r = 2.0 * max(1.0, getattr(ev, "pole_bound", 1.0) + abs(center))
     for _ in range(60):
-        near = ev.spectral_function(center + r * np.exp(1j * angles))
-        far = ev.spectral_function(center + 2 * r * np.exp(1j * angles))
+        near = ev.spectral_offset(center, r * np.exp(1j * angles))
+        far = ev.spectral_offset(center, 2 * r * np.exp(1j * angles))
         if np.all(near < 1.0) and np.all(far < 1.0):
             return r
         r *= 2.0
