@@ -12,11 +12,12 @@ from typing import Any
 import mpmath
 import numpy as np
 
-from rmtgate.errors import ConvergenceError, ParameterError, StateError, expected
+from rmtgate.errors import ParameterError, StateError, expected
 from rmtgate.numerics.compile import lambdify_local
 from rmtgate.numerics.evaluators import DirectEvaluator, NumpyEvaluator, _Base, evaluator
 from rmtgate.numerics.parameters import resolve_parameters
 from rmtgate.numerics.precision import THIN, decimal, dps_for_scale, mp_abs
+from rmtgate.numerics.rootfind import outer_radius, real_axis_edges, refine
 from rmtgate.numerics.samples import LocalSample, zero_state
 from rmtgate.symbolic.boundary import Boundary, boundary
 
@@ -169,7 +170,7 @@ def spectral_curve(
     if getattr(ev, "identically_zero", False):
         return _point_curve(ev, angles, None)
     c = _center(ev) if center is None else float(center)
-    r_max = _outer_radius(ev, c, upper[:: max(1, half // 32)])
+    r_max = outer_radius(ev, c, upper[:: max(1, half // 32)])
 
     def f(r: np.ndarray, rays: np.ndarray) -> np.ndarray:
         return ev.spectral_offset(c, r * phases[rays]) - 1.0
@@ -197,7 +198,7 @@ def spectral_curve(
         return [rays[row], radii[index], radii[index + 1], values[row, index], values[row, index + 1]]
 
     brackets = scan_brackets(coarse, coarse_values)
-    coarse_roots = _refine(f, brackets, tolerance, max_iterations)
+    coarse_roots = refine(f, brackets, tolerance, max_iterations)
     crossings: dict[int, np.ndarray] = {int(j): np.sort(coarse_roots[brackets[0] == j]) for j in coarse}
 
     # predicted brackets on the rays between coarse ones
@@ -235,11 +236,11 @@ def spectral_curve(
         rest = [np.concatenate([a, b]) for a, b in zip(guided_brackets, full_brackets, strict=True)]
     else:
         rest = guided_brackets
-    rest_roots = _refine(f, rest, tolerance, max_iterations)
+    rest_roots = refine(f, rest, tolerance, max_iterations)
     for j in np.unique(rest[0]):
         crossings[int(j)] = np.sort(rest_roots[rest[0] == j])
     per_ray = [crossings.get(j, np.zeros(0)) for j in range(half)]
-    real_axis = _real_axis_edges(ev, c, radii, tolerance, max_iterations)
+    real_axis = real_axis_edges(ev, c, radii, tolerance, max_iterations)
     curve = SpectralCurve(
         ev.origin + c,
         angles,
@@ -298,56 +299,6 @@ def _point_curve(ev: _Base, angles: np.ndarray, center: float | None) -> Spectra
     )
 
 
-def _refine(
-    f: Callable[[np.ndarray, np.ndarray], np.ndarray], brackets: list[np.ndarray], tolerance: float, max_iterations: int
-) -> np.ndarray:
-    rays, lo, hi, f_lo, f_hi = brackets
-    return _illinois(lambda r, index: f(r, rays[index]), lo, hi, f_lo, f_hi, tolerance, max_iterations)
-
-
-def _real_axis_edges(
-    ev: _Base, center: float, radii: np.ndarray, tolerance: float, max_iterations: int
-) -> tuple[float, ...]:
-    """Outermost edge on the real axis on both sides of the center.
-
-    The rays skip the real axis (a finite sample has poles there), but the extreme points of
-    a conjugate-symmetric support often lie on it; beyond the outermost pole ``ρ(L)`` is
-    smooth, so the last sign change of the scan is the edge.
-
-    A finite sample also has isolated poles beyond the bulk (a neuron whose self-coupling
-    stands out); ``ρ(L)`` diverges there, so each carries a small bubble of the support, and
-    the matching eigenvalue is real (seen in simulations).  The outermost poles are added to
-    the scan, just past the pole, so that these bubbles are not stepped over.
-    """
-    edges = []
-    poles = getattr(ev, "poles", None)
-    residues = getattr(ev, "residues", None)
-    for direction in (1.0, -1.0):
-        scan = radii
-        if poles is not None and residues is not None and poles.size:
-            weighted = np.any(residues != 0, axis=(2, 3)) & (np.abs(np.imag(poles)) == 0) & (np.abs(poles) < 1e100)
-            distances = direction * (np.real(poles[weighted]) - center)
-            outer = np.sort(distances[(distances > 0) & (distances < radii[-1])])[-16:]
-            scan = np.union1d(radii, outer * (1 + 1e-12) + 1e-15)
-        values = ev.spectral_offset(center, direction * scan + 0j) - 1.0
-        radii_here = scan
-        changes = np.nonzero(np.sign(values[:-1]) != np.sign(values[1:]))[0]
-        if changes.size == 0:
-            continue
-        i = changes[-1]
-        root = _illinois(
-            lambda r, index, d=direction: ev.spectral_offset(center, d * r + 0j) - 1.0,
-            radii_here[i : i + 1],
-            radii_here[i + 1 : i + 2],
-            values[i : i + 1],
-            values[i + 1 : i + 2],
-            tolerance,
-            max_iterations,
-        )
-        edges.append(center + direction * float(root[0]))  # an offset from ev.origin
-    return tuple(edges)
-
-
 def _center(ev: _Base) -> float:
     """A real point inside the support: the residue-weighted mean of the poles, else 0."""
     poles = getattr(ev, "poles", None)
@@ -362,53 +313,6 @@ def _center(ev: _Base) -> float:
         if ev.spectral_offset(c, np.array([1j * probe]))[0] >= 1.0:
             return c
     return candidates[0]
-
-
-def _outer_radius(ev: _Base, center: float, angles: np.ndarray) -> float:
-    """A radius beyond which ρ(L) < 1 on every ray (ρ → 0 at infinity: ``C_f`` is nilpotent)."""
-    r = 2.0 * max(1.0, getattr(ev, "pole_bound", 1.0) + abs(center))
-    for _ in range(60):
-        near = ev.spectral_offset(center, r * np.exp(1j * angles))
-        far = ev.spectral_offset(center, 2 * r * np.exp(1j * angles))
-        if np.all(near < 1.0) and np.all(far < 1.0):
-            return r
-        r *= 2.0
-    raise ConvergenceError("No radius found outside the spectral support", residual=float(r), iterations=60)
-
-
-def _illinois(
-    f: Callable[..., np.ndarray],
-    lo: np.ndarray,
-    hi: np.ndarray,
-    f_lo: np.ndarray,
-    f_hi: np.ndarray,
-    tolerance: float,
-    max_iterations: int,
-) -> np.ndarray:
-    lo, hi, f_lo, f_hi = (np.array(x, dtype=float) for x in (lo, hi, f_lo, f_hi))
-    if lo.size == 0:
-        return lo
-    side = np.zeros(lo.size, dtype=int)
-    active = np.arange(lo.size)
-    for _ in range(max_iterations):
-        a_lo, a_hi, a_flo, a_fhi = lo[active], hi[active], f_lo[active], f_hi[active]
-        mid = (a_lo * a_fhi - a_hi * a_flo) / (a_fhi - a_flo)
-        bad = ~np.isfinite(mid) | (mid <= np.minimum(a_lo, a_hi)) | (mid >= np.maximum(a_lo, a_hi))
-        mid = np.where(bad, 0.5 * (a_lo + a_hi), mid)
-        f_mid = f(mid, active)
-        left = np.sign(f_mid) == np.sign(a_flo)
-        stale = side[active]
-        # Illinois: halve the value at the end that was kept twice in a row
-        lo[active] = np.where(left, mid, a_lo)
-        f_lo[active] = np.where(left, f_mid, np.where(stale == -1, a_flo / 2, a_flo))
-        hi[active] = np.where(~left, mid, a_hi)
-        f_hi[active] = np.where(~left, f_mid, np.where(stale == 1, a_fhi / 2, a_fhi))
-        side[active] = np.where(left, 1, -1)
-        done = (np.abs(hi[active] - lo[active]) < tolerance) | (f_mid == 0)
-        active = active[~done]
-        if active.size == 0:
-            break
-    return np.where(np.abs(f_lo) < np.abs(f_hi), lo, hi)
 
 
 def contains(ev: _Base, lam: Any) -> np.ndarray:

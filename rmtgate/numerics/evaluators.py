@@ -16,10 +16,10 @@ from rmtgate.numerics.compile import lambdify_local
 from rmtgate.numerics.parameters import resolve_parameters
 from rmtgate.numerics.precision import (
     extreme_samples,
-    mp_blocks,
     nonfinite_error,
     precision_label,
     resolving_dps,
+    shifted_blocks,
 )
 from rmtgate.numerics.samples import LocalSample
 from rmtgate.symbolic.boundary import LAMBDA_BAR, Boundary
@@ -173,19 +173,7 @@ class NumpyEvaluator(_Base):
             self.origin = (
                 float(np.sum(weights * real) / np.sum(weights)) if np.sum(weights) > 0 else float(np.mean(real))
             )
-            exact = mp_blocks(mp_functions, values, np.arange(m), dps)
-            with mpmath.workdps(dps):
-                origin = mpmath.mpf(self.origin)
-                diagonal = {i * (n + 1) for i in range(n)}
-                blocks = [
-                    np.array(
-                        [
-                            [float(e - origin) if (b == 0 and i in diagonal) else float(e) for i, e in enumerate(row)]
-                            for row in rows
-                        ]
-                    ).reshape(m, shapes[b][0] * shapes[b][1])
-                    for b, rows in enumerate(exact)
-                ]
+            blocks = shifted_blocks(mp_functions, values, m, dps, self.origin, n, shapes)
         a_ss, a_sf, c_s, self.c_f = (b.reshape(m, *s) for b, s in zip(blocks, shapes, strict=True))
         self.poles, residues = _decompose(a_ss, a_sf, c_s)
         # every eigenvalue of the deterministic part, silent or not: the support when L ≡ 0
@@ -357,7 +345,6 @@ class MpmathEvaluator(DirectEvaluator):
 
     def L_mp(self, lam: Any) -> Any:
         """``L(λ)`` as an mpmath matrix for one (mpmath or Python) complex ``λ``."""
-        import mpmath
 
         with mpmath.workdps(self.dps):
             z = mpmath.mpc(lam)
@@ -382,7 +369,6 @@ class MpmathEvaluator(DirectEvaluator):
         return out.reshape(*lam.shape, self.k, self.k)
 
     def spectral_function_mp(self, lam: Any) -> Any:
-        import mpmath
 
         with mpmath.workdps(self.dps):
             matrix = self.L_mp(lam)

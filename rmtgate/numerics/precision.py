@@ -107,6 +107,30 @@ def resolving_dps(
     )
 
 
+def shifted_blocks(
+    functions: Sequence[Callable[..., Any]],
+    values: Sequence[Any],
+    m: int,
+    dps: int,
+    origin: float,
+    n: int,
+    shapes: Sequence[tuple[int, int]],
+) -> list[np.ndarray]:
+    """Coefficient blocks on every sample in mpmath, the pole block (block 0, ``n × n``) shifted
+    by ``origin`` before rounding: the poles then come out as accurate offsets ``μ − origin``."""
+    exact = mp_blocks(functions, values, np.arange(m), dps)
+    diagonal = {i * (n + 1) for i in range(n)}
+    out = []
+    with mpmath.workdps(dps):
+        shift = mpmath.mpf(origin)
+        for b, rows in enumerate(exact):
+            rounded = [
+                [float(e - shift) if b == 0 and i in diagonal else float(e) for i, e in enumerate(row)] for row in rows
+            ]
+            out.append(np.array(rounded).reshape(m, shapes[b][0] * shapes[b][1]))
+    return out
+
+
 def _agree(doubles: Sequence[np.ndarray], reference: list[list[list[Any]]], index: np.ndarray, rtol: float) -> bool:
     for block, ref in zip(doubles, reference, strict=True):
         for row, j in zip(ref, index, strict=True):
