@@ -73,13 +73,12 @@ class SpectralCurve:
 
     @property
     def support_radius(self) -> float:
-        """Largest distance from ``center`` to the edge along the rays (0 for a point support).
+        """Largest distance from ``center`` to the edge along the rays (0 for point supports).
 
         Real-axis edges are left out: they include isolated eigenvalues (the ``δ(λ)`` of the
         LSTM at 0), which count for the spectral radius but not for the disk's size.
         """
         radii = [float(r[-1]) for r in self.crossings if r.size]
-        radii += [abs(p - self.center_offset) for p in self.point_offsets]
         return max(radii, default=0.0)
 
     @cached_property
@@ -168,6 +167,9 @@ def spectral_curve(
     phases = np.exp(1j * upper)
     dps = ev.dps or 30
     if getattr(ev, "identically_zero", False):
+        if ev.dps is None and isinstance(ev, NumpyEvaluator):
+            # the points are the whole answer: give them every digit (σ(b) near 1 included)
+            ev = NumpyEvaluator(ev.boundary, ev.sample, ev.params, dps=30)
         return _point_curve(ev, angles, None)
     c = _center(ev) if center is None else float(center)
     r_max = outer_radius(ev, c, upper[:: max(1, half // 32)])
@@ -191,13 +193,15 @@ def spectral_curve(
         if np.all(coarse_values[:, -1] < 0):
             break
         r_max *= 2.0  # a ray the coarse search did not see reaches further out
-    tolerance = rtol * r_max
 
     def scan_brackets(rays: np.ndarray, values: np.ndarray) -> list[np.ndarray]:
         row, index = np.nonzero(np.sign(values[:, :-1]) != np.sign(values[:, 1:]))
         return [rays[row], radii[index], radii[index + 1], values[row, index], values[row, index + 1]]
 
     brackets = scan_brackets(coarse, coarse_values)
+    # rtol is relative to the outermost edge seen, not to r_max: a disk far smaller than the
+    # pole scale (radius 1e-5 around 1) would otherwise be refined to only a few digits
+    tolerance = rtol * (float(np.max(brackets[2])) if brackets[2].size else r_max)
     coarse_roots = refine(f, brackets, tolerance, max_iterations)
     crossings: dict[int, np.ndarray] = {int(j): np.sort(coarse_roots[brackets[0] == j]) for j in coarse}
 
@@ -300,12 +304,20 @@ def _point_curve(ev: _Base, angles: np.ndarray, center: float | None) -> Spectra
 
 
 def _center(ev: _Base) -> float:
-    """A real point inside the support: the residue-weighted mean of the poles, else 0."""
+    """A real point inside the support: the residue-weighted mean of the poles, else the
+    heaviest real pole (ρ → ∞ there, so it is inside however thin the support), else 0.
+
+    The mean alone fails for a thin disk next to a pole whose residue is rounding noise of
+    comparable weight (LSTM zero state with σ(b_o) ≈ 1e-18): it lands outside the disk.
+    """
     poles = getattr(ev, "poles", None)
     candidates = [0.0]
     if poles is not None and poles.size:
         weights = np.sum(np.abs(ev.residues) ** 2, axis=(2, 3))
         if np.sum(weights) > 0:
+            real = np.abs(np.imag(poles)) == 0
+            if np.any(real & (weights > 0)):
+                candidates.insert(0, float(np.real(poles[real][np.argmax(weights[real])])))
             candidates.insert(0, float(np.sum(weights * np.real(poles)) / np.sum(weights)))
     # ρ just off the real axis at c: a probe far below any support we resolve (1e-300 scale)
     probe = 1e-120 * max(1.0, getattr(ev, "pole_bound", 1.0))
