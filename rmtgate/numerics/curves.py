@@ -187,6 +187,9 @@ def spectral_curve(
             rescaled = True
             inner = _inner_scale(f, coarse, r_max)
             if inner is None:
+                if ev.dps is None and isinstance(ev, NumpyEvaluator):
+                    # a point: its position is the whole answer, so from mpmath coefficients
+                    return spectral_curve(NumpyEvaluator(ev.boundary, ev.sample, ev.params, dps=30), n_angles=n_angles)
                 return _point_curve(ev, angles, c)
             r_max = inner
             continue
@@ -314,6 +317,9 @@ def _center(ev: _Base) -> float:
     candidates = [0.0]
     if poles is not None and poles.size:
         weights = np.sum(np.abs(ev.residues) ** 2, axis=(2, 3))
+        # weights at rounding level of the largest (eig noise, |R|² ~ 1e-32 relative) would pull
+        # the mean off a thin disk's centre by more than its radius: they count as zero
+        weights = np.where(weights < 1e-24 * np.max(weights, initial=0.0), 0.0, weights)
         if np.sum(weights) > 0:
             real = np.abs(np.imag(poles)) == 0
             if np.any(real & (weights > 0)):
