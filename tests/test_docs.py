@@ -70,6 +70,7 @@ def test_cli_reference_lists_every_command_and_option(capsys: pytest.CaptureFixt
     _, code = python_blocks(DOCS / "reference" / "cli.md")[0]
     exec(compile(code, "cli.md", "exec"), {"__name__": "__main__"})
     page = capsys.readouterr().out
+
     def walk(parser: argparse.ArgumentParser, path: list[str]) -> None:
         assert f"`{' '.join(path)}`" in page, path
         for action in parser._actions:

@@ -88,7 +88,13 @@ def _cmd_spectrum(args: argparse.Namespace) -> int:
             "outer": spectral_curve(outer, n_angles=args.angles).spectral_radius,
         }
     output["spectral_radius"] = curve.spectral_radius
+    # JSON floats are doubles: ρ − 1 ~ e^{−c a_z} and a centre 1 − 1e-18 need decimal strings
+    output["spectral_radius_minus_one"] = curve.spectral_radius_minus_one()
     output["center"] = curve.center
+    output["center_decimal"] = curve.center_decimal()
+    output["support"] = curve.support
+    output["support_radius"] = curve.support_radius
+    output["precision"] = curve.precision
     output["rays_with_several_crossings"] = curve.multiple_crossings
     output["curve"] = curve.to_json()
     if args.plot:
@@ -97,7 +103,10 @@ def _cmd_spectrum(args: argparse.Namespace) -> int:
     if args.json:
         emit_json(output)
     else:
-        print(f"{arch.name}: spectral radius {curve.spectral_radius:.6g} ({state} statistics)")
+        print(
+            f"{arch.name}: spectral radius {curve.spectral_radius:.6g} (ρ − 1 = {curve.spectral_radius_minus_one(6)}; "
+            f"{curve.support}, {curve.precision}; {state} statistics)"
+        )
         if "bounding_radii" in output:
             radii = output["bounding_radii"]
             print(f"bounding sets [G 88-90]: inner radius {radii['inner']:.6g}, outer radius {radii['outer']:.6g}")

@@ -17,6 +17,7 @@ from rmtgate.errors import ParameterError, expected
 from rmtgate.mft.system import FixedPointSystem, fixed_point_system
 from rmtgate.numerics.compile import lambdify_local
 from rmtgate.numerics.parameters import resolve_parameters
+from rmtgate.numerics.precision import nonfinite_error
 from rmtgate.symbolic.architecture import Architecture
 from rmtgate.validation import check_integer
 
@@ -203,8 +204,13 @@ def _fixed_point_record(
     variances = {v.name: stds[v] ** 2 for v in system.variables}
     boundary = _boundary(system)
     L = boundary.matrix(moments, params)
+    if not np.all(np.isfinite(L)):
+        raise nonfinite_error("L(1) at the fixed point", dict(params))
     perron = float(np.max(np.abs(np.linalg.eigvals(L)))) if L.size else 0.0
-    shaping = 1.0 - float(np.linalg.det(np.eye(L.shape[0]) - L)) if L.size else 0.0
+    # 1 − det(I − L) = e1 − e2 + e3 − … (elementary symmetric functions of L's eigenvalues):
+    # summed from the characteristic polynomial it keeps its digits when L is tiny, where
+    # 1 − det(…) would cancel to 0 (σ(b_r) a_h = 1e-17 gave ρ_0 = 0)
+    shaping = -float(np.real(np.sum(np.poly(L)[1:]))) if L.size else 0.0
     rho_0 = math.sqrt(shaping) if shaping >= 0 else None
     if boundary.radially_monotone(moments, params):
         stable: bool | None = perron < 1.0

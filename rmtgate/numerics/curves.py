@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
+import mpmath
 import numpy as np
 
-from rmtgate.errors import ConvergenceError, ParameterError, StateError, expected
+from rmtgate.errors import ParameterError, StateError, expected
 from rmtgate.numerics.compile import lambdify_local
-from rmtgate.numerics.evaluators import DirectEvaluator, _Base, evaluator
+from rmtgate.numerics.evaluators import DirectEvaluator, NumpyEvaluator, _Base, evaluator
 from rmtgate.numerics.parameters import resolve_parameters
+from rmtgate.numerics.precision import THIN, decimal, dps_for_scale, mp_abs
+from rmtgate.numerics.rootfind import outer_radius, real_axis_edges, refine
 from rmtgate.numerics.samples import LocalSample, zero_state
 from rmtgate.symbolic.boundary import Boundary, boundary
 
@@ -28,6 +33,14 @@ class SpectralCurve:
     up as several crossings on one ray.  ``outer`` is the outermost crossing per ray (the
     curve bounding the support from outside) and ``points`` every crossing.  The center is
     a point inside the support (on the real axis: the spectrum is conjugate-symmetric).
+
+    ``support`` is ``"region"``, or ``"point"``/``"points"`` when the random part vanishes
+    (``L ≡ 0``, e.g. ``a_h = 0``) or the support is below any resolvable size: then
+    ``point_offsets`` are the eigenvalues and the curve is those points.  Exact positions are
+    ``origin + center_offset + r e^{iθ}`` (all doubles; the sum is formed in mpmath for
+    :attr:`spectral_radius_exact`): ``center`` is that sum rounded, fine for plots but not
+    for ``ρ − 1`` when the support is thin around 1.  ``precision`` says which arithmetic
+    produced the coefficients (``"double"`` or ``"mpmath(dps=N)"``).
     """
 
     center: float
@@ -35,23 +48,77 @@ class SpectralCurve:
     crossings: tuple[np.ndarray, ...]
     scan_radius: float
     real_axis_edges: tuple[float, ...] = ()
+    precision: str = "double"
+    support: str = "region"
+    origin: float = 0.0
+    center_offset: float = 0.0
+    real_axis_offsets: tuple[float, ...] = ()
+    point_offsets: tuple[complex, ...] = ()
+    dps: int = 30
 
     @property
     def points(self) -> np.ndarray:
+        if self.support != "region":
+            return self.origin + np.asarray(self.point_offsets, dtype=complex)
         parts = [self.center + r * np.exp(1j * a) for a, r in zip(self.angles, self.crossings, strict=True)]
         return np.concatenate(parts) if parts else np.zeros(0, dtype=complex)
 
     @property
     def outer(self) -> np.ndarray:
+        if self.support != "region":
+            return self.points
         return np.array(
             [self.center + r[-1] * np.exp(1j * a) for a, r in zip(self.angles, self.crossings, strict=True) if r.size]
         )
 
     @property
+    def support_radius(self) -> float:
+        """Largest distance from ``center`` to the edge along the rays (0 for point supports).
+
+        Real-axis edges are left out: they include isolated eigenvalues (the ``δ(λ)`` of the
+        LSTM at 0), which count for the spectral radius but not for the disk's size.
+        """
+        radii = [float(r[-1]) for r in self.crossings if r.size]
+        return max(radii, default=0.0)
+
+    @cached_property
+    def spectral_radius_exact(self) -> Any:
+        """Largest ``|λ|`` on the edge (rays, real-axis edges, points) as an mpmath number."""
+        offsets = [
+            self.center_offset + r[-1] * np.exp(1j * a)
+            for a, r in zip(self.angles, self.crossings, strict=True)
+            if r.size
+        ]
+        offsets += [complex(e) for e in self.real_axis_offsets] + [complex(p) for p in self.point_offsets]
+        if not offsets:
+            return mpmath.mpf(0)
+        z = np.asarray(offsets, dtype=complex)
+        rough = np.abs(self.origin + z)
+        # only the candidates within rounding of the double maximum need the exact sum
+        near = z[rough >= np.max(rough) * (1 - 1e-9)]
+        with mpmath.workdps(self.dps):
+            return max(mp_abs(self.origin, near, self.dps))
+
+    @property
     def spectral_radius(self) -> float:
-        """Largest ``|λ|`` on the edge (rays and the real-axis edges)."""
-        values = np.abs(np.concatenate([self.points, np.asarray(self.real_axis_edges, dtype=complex)]))
-        return float(np.max(values)) if values.size else 0.0
+        """Largest ``|λ|`` on the edge (rays and the real-axis edges), rounded to a double."""
+        return float(self.spectral_radius_exact)
+
+    def spectral_radius_minus_one(self, digits: int = 17) -> str:
+        """``ρ − 1`` as a decimal string (``ρ − 1 ~ e^{−c a_z}`` is below double resolution near 1)."""
+        with mpmath.workdps(self.dps):
+            return decimal(self.spectral_radius_exact - 1, digits)
+
+    def center_decimal(self, digits: int | None = None) -> str:
+        """The centre ``origin + center_offset`` as a decimal string.
+
+        By default with enough digits to tell the support's radius apart from the centre.
+        """
+        if digits is None:
+            ratio = self.support_radius / abs(self.center) if self.center else 1.0
+            digits = 17 + (max(0, math.ceil(-math.log10(ratio))) if ratio > 0 else 0)
+        with mpmath.workdps(max(self.dps, digits + 5)):
+            return decimal(mpmath.mpf(self.origin) + mpmath.mpf(self.center_offset), digits)
 
     @property
     def multiple_crossings(self) -> int:
@@ -83,6 +150,14 @@ def spectral_curve(
     brackets are refined together by the Illinois variant of regula falsi to ``rtol``
     relative to the scan radius.
 
+    Everything runs in offsets from the centre (``ev.spectral_offset``), so a thin support is
+    resolved relative to its own size: when the scan from the outer radius sees no edge, a
+    decade-by-decade probe towards the centre finds the support's scale and the scan restarts
+    there.  A support thinner than ``THIN`` of its centre's modulus on a double evaluator is
+    recomputed from mpmath coefficients (``dps`` from the scale) so that the centre, and
+    ``ρ − 1``, carry every digit.  ``L ≡ 0`` (or no edge down to 1e-300 of the scale) gives a
+    point support.  ``center`` is an offset from ``ev.origin``.
+
     Args:
         ev: an evaluator of ``ρ(L(λ))`` (:func:`rmtgate.numerics.evaluators.evaluator`).
         n_angles: number of rays over the full circle (at least 4).
@@ -97,29 +172,49 @@ def spectral_curve(
     half = (n_angles + 1) // 2
     # angles avoid the real axis, where a finite sample puts the poles of L
     upper = np.pi * (np.arange(half) + 0.5) / half
+    angles = np.concatenate([upper, -upper[::-1]])
     phases = np.exp(1j * upper)
+    dps = ev.dps or 30
+    if getattr(ev, "identically_zero", False):
+        if ev.dps is None and isinstance(ev, NumpyEvaluator):
+            # the points are the whole answer: give them every digit (σ(b) near 1 included)
+            ev = NumpyEvaluator(ev.boundary, ev.sample, ev.params, dps=30)
+        return _point_curve(ev, angles, None)
     c = _center(ev) if center is None else float(center)
-    r_max = _outer_radius(ev, c, upper[:: max(1, half // 32)])
+    r_max = outer_radius(ev, c, upper[:: max(1, half // 32)])
 
     def f(r: np.ndarray, rays: np.ndarray) -> np.ndarray:
-        return ev.spectral_function(c + r * phases[rays]) - 1.0
+        return ev.spectral_offset(c, r * phases[rays]) - 1.0
 
     coarse = np.unique(np.append(np.arange(0, half, max(1, half // coarse_rays)), half - 1))
+    rescaled = False
     while True:
         # linear spacing finds edges far out; the geometric part resolves small supports near the center
         radii = r_max * np.union1d(np.arange(1, n_scan + 1) / n_scan, np.geomspace(1e-7, 1.0 / n_scan, n_scan // 3))
         coarse_values = f(radii[None, :], coarse[:, None])
+        if not rescaled and np.all(coarse_values < 0):
+            rescaled = True
+            inner = _inner_scale(f, coarse, r_max)
+            if inner is None:
+                if ev.dps is None and isinstance(ev, NumpyEvaluator):
+                    # a point: its position is the whole answer, so from mpmath coefficients
+                    return spectral_curve(NumpyEvaluator(ev.boundary, ev.sample, ev.params, dps=30), n_angles=n_angles)
+                return _point_curve(ev, angles, c)
+            r_max = inner
+            continue
         if np.all(coarse_values[:, -1] < 0):
             break
         r_max *= 2.0  # a ray the coarse search did not see reaches further out
-    tolerance = rtol * r_max
 
     def scan_brackets(rays: np.ndarray, values: np.ndarray) -> list[np.ndarray]:
         row, index = np.nonzero(np.sign(values[:, :-1]) != np.sign(values[:, 1:]))
         return [rays[row], radii[index], radii[index + 1], values[row, index], values[row, index + 1]]
 
     brackets = scan_brackets(coarse, coarse_values)
-    coarse_roots = _refine(f, brackets, tolerance, max_iterations)
+    # rtol is relative to the outermost edge seen, not to r_max: a disk far smaller than the
+    # pole scale (radius 1e-5 around 1) would otherwise be refined to only a few digits
+    tolerance = rtol * (float(np.max(brackets[2])) if brackets[2].size else r_max)
+    coarse_roots = refine(f, brackets, tolerance, max_iterations)
     crossings: dict[int, np.ndarray] = {int(j): np.sort(coarse_roots[brackets[0] == j]) for j in coarse}
 
     # predicted brackets on the rays between coarse ones
@@ -157,125 +252,94 @@ def spectral_curve(
         rest = [np.concatenate([a, b]) for a, b in zip(guided_brackets, full_brackets, strict=True)]
     else:
         rest = guided_brackets
-    rest_roots = _refine(f, rest, tolerance, max_iterations)
+    rest_roots = refine(f, rest, tolerance, max_iterations)
     for j in np.unique(rest[0]):
         crossings[int(j)] = np.sort(rest_roots[rest[0] == j])
     per_ray = [crossings.get(j, np.zeros(0)) for j in range(half)]
-    angles = np.concatenate([upper, -upper[::-1]])
-    real_axis = _real_axis_edges(ev, c, radii, tolerance, max_iterations)
-    return SpectralCurve(c, angles, tuple(per_ray + per_ray[::-1]), r_max, real_axis)
-
-
-def _refine(
-    f: Callable[[np.ndarray, np.ndarray], np.ndarray], brackets: list[np.ndarray], tolerance: float, max_iterations: int
-) -> np.ndarray:
-    rays, lo, hi, f_lo, f_hi = brackets
-    return _illinois(lambda r, index: f(r, rays[index]), lo, hi, f_lo, f_hi, tolerance, max_iterations)
-
-
-def _real_axis_edges(
-    ev: _Base, center: float, radii: np.ndarray, tolerance: float, max_iterations: int
-) -> tuple[float, ...]:
-    """Outermost edge on the real axis on both sides of the center.
-
-    The rays skip the real axis (a finite sample has poles there), but the extreme points of
-    a conjugate-symmetric support often lie on it; beyond the outermost pole ``ρ(L)`` is
-    smooth, so the last sign change of the scan is the edge.
-
-    A finite sample also has isolated poles beyond the bulk (a neuron whose self-coupling
-    stands out); ``ρ(L)`` diverges there, so each carries a small bubble of the support, and
-    the matching eigenvalue is real (seen in simulations).  The outermost poles are added to
-    the scan, just past the pole, so that these bubbles are not stepped over.
-    """
-    edges = []
-    poles = getattr(ev, "poles", None)
-    residues = getattr(ev, "residues", None)
-    for direction in (1.0, -1.0):
-        scan = radii
-        if poles is not None and residues is not None and poles.size:
-            weighted = np.any(residues != 0, axis=(2, 3)) & (np.abs(np.imag(poles)) == 0) & (np.abs(poles) < 1e100)
-            distances = direction * (np.real(poles[weighted]) - center)
-            outer = np.sort(distances[(distances > 0) & (distances < radii[-1])])[-16:]
-            scan = np.union1d(radii, outer * (1 + 1e-12) + 1e-15)
-        values = ev.spectral_function(center + direction * scan + 0j) - 1.0
-        radii_here = scan
-        changes = np.nonzero(np.sign(values[:-1]) != np.sign(values[1:]))[0]
-        if changes.size == 0:
-            continue
-        i = changes[-1]
-        root = _illinois(
-            lambda r, index, d=direction: ev.spectral_function(center + d * r + 0j) - 1.0,
-            radii_here[i : i + 1],
-            radii_here[i + 1 : i + 2],
-            values[i : i + 1],
-            values[i + 1 : i + 2],
-            tolerance,
-            max_iterations,
+    real_axis = real_axis_edges(ev, c, radii, tolerance, max_iterations)
+    curve = SpectralCurve(
+        ev.origin + c,
+        angles,
+        tuple(per_ray + per_ray[::-1]),
+        r_max,
+        tuple(ev.origin + e for e in real_axis),
+        precision=ev.precision,
+        origin=ev.origin,
+        center_offset=c,
+        real_axis_offsets=real_axis,
+        dps=dps,
+    )
+    absolute = abs(ev.origin + c)
+    if ev.dps is None and isinstance(ev, NumpyEvaluator) and absolute > 0 and curve.support_radius < THIN * absolute:
+        # thin around a non-zero centre: recompute with the centre exact (mpmath coefficients)
+        finer = NumpyEvaluator(ev.boundary, ev.sample, ev.params, dps=dps_for_scale(curve.support_radius, absolute))
+        return spectral_curve(
+            finer, n_angles=n_angles, n_scan=n_scan, coarse_rays=coarse_rays, rtol=rtol, max_iterations=max_iterations
         )
-        edges.append(center + direction * float(root[0]))
-    return tuple(edges)
+    return curve
+
+
+def _inner_scale(f: Callable[[np.ndarray, np.ndarray], np.ndarray], rays: np.ndarray, r_max: float) -> float | None:
+    """Ten times the largest radius ``r_max·10^{-k}`` (k ≤ 300) where some ray is inside, or None."""
+    probes = r_max * 10.0 ** -np.arange(7, 301, dtype=float)
+    probes = probes[probes > 0]
+    inside = np.any(f(probes[None, :], rays[:, None]) >= 0, axis=0)
+    if not np.any(inside):
+        return None
+    return float(10.0 * probes[np.argmax(inside)])
+
+
+def _point_curve(ev: _Base, angles: np.ndarray, center: float | None) -> SpectralCurve:
+    """The support when ``L ≡ 0`` (the eigenvalues are the poles) or too small to resolve.
+
+    ``center`` given: a single point there; otherwise every distinct eigenvalue of the
+    deterministic part (``ev.all_poles``, offsets from ``ev.origin``).
+    """
+    if center is None:
+        poles = np.asarray(getattr(ev, "all_poles", np.zeros(1)), dtype=complex).reshape(-1)
+        points = tuple(complex(p) for p in np.unique(np.round(poles, 300)))
+    else:
+        points = (complex(center),)
+    main = max(points, key=lambda p: abs(ev.origin + p))
+    return SpectralCurve(
+        ev.origin + main.real,
+        angles,
+        tuple(np.zeros(0) for _ in angles),
+        0.0,
+        precision=ev.precision,
+        support="point" if len(points) == 1 else "points",
+        origin=ev.origin,
+        center_offset=main.real,
+        point_offsets=points,
+        dps=ev.dps or 30,
+    )
 
 
 def _center(ev: _Base) -> float:
-    """A real point inside the support: the residue-weighted mean of the poles, else 0."""
+    """A real point inside the support: the residue-weighted mean of the poles, else the
+    heaviest real pole (ρ → ∞ there, so it is inside however thin the support), else 0.
+
+    The mean alone fails for a thin disk next to a pole whose residue is rounding noise of
+    comparable weight (LSTM zero state with σ(b_o) ≈ 1e-18): it lands outside the disk.
+    """
     poles = getattr(ev, "poles", None)
     candidates = [0.0]
     if poles is not None and poles.size:
         weights = np.sum(np.abs(ev.residues) ** 2, axis=(2, 3))
+        # weights at rounding level of the largest (eig noise, |R|² ~ 1e-32 relative) would pull
+        # the mean off a thin disk's centre by more than its radius: they count as zero
+        weights = np.where(weights < 1e-24 * np.max(weights, initial=0.0), 0.0, weights)
         if np.sum(weights) > 0:
+            real = np.abs(np.imag(poles)) == 0
+            if np.any(real & (weights > 0)):
+                candidates.insert(0, float(np.real(poles[real][np.argmax(weights[real])])))
             candidates.insert(0, float(np.sum(weights * np.real(poles)) / np.sum(weights)))
-    probe = 1e-9 * max(1.0, getattr(ev, "pole_bound", 1.0))
+    # ρ just off the real axis at c: a probe far below any support we resolve (1e-300 scale)
+    probe = 1e-120 * max(1.0, getattr(ev, "pole_bound", 1.0))
     for c in candidates:
-        if ev.spectral_function(np.array([c + 1j * probe]))[0] >= 1.0:
+        if ev.spectral_offset(c, np.array([1j * probe]))[0] >= 1.0:
             return c
     return candidates[0]
-
-
-def _outer_radius(ev: _Base, center: float, angles: np.ndarray) -> float:
-    """A radius beyond which ρ(L) < 1 on every ray (ρ → 0 at infinity: ``C_f`` is nilpotent)."""
-    r = 2.0 * max(1.0, getattr(ev, "pole_bound", 1.0) + abs(center))
-    for _ in range(60):
-        near = ev.spectral_function(center + r * np.exp(1j * angles))
-        far = ev.spectral_function(center + 2 * r * np.exp(1j * angles))
-        if np.all(near < 1.0) and np.all(far < 1.0):
-            return r
-        r *= 2.0
-    raise ConvergenceError("No radius found outside the spectral support", residual=float(r), iterations=60)
-
-
-def _illinois(
-    f: Callable[..., np.ndarray],
-    lo: np.ndarray,
-    hi: np.ndarray,
-    f_lo: np.ndarray,
-    f_hi: np.ndarray,
-    tolerance: float,
-    max_iterations: int,
-) -> np.ndarray:
-    lo, hi, f_lo, f_hi = (np.array(x, dtype=float) for x in (lo, hi, f_lo, f_hi))
-    if lo.size == 0:
-        return lo
-    side = np.zeros(lo.size, dtype=int)
-    active = np.arange(lo.size)
-    for _ in range(max_iterations):
-        a_lo, a_hi, a_flo, a_fhi = lo[active], hi[active], f_lo[active], f_hi[active]
-        mid = (a_lo * a_fhi - a_hi * a_flo) / (a_fhi - a_flo)
-        bad = ~np.isfinite(mid) | (mid <= np.minimum(a_lo, a_hi)) | (mid >= np.maximum(a_lo, a_hi))
-        mid = np.where(bad, 0.5 * (a_lo + a_hi), mid)
-        f_mid = f(mid, active)
-        left = np.sign(f_mid) == np.sign(a_flo)
-        stale = side[active]
-        # Illinois: halve the value at the end that was kept twice in a row
-        lo[active] = np.where(left, mid, a_lo)
-        f_lo[active] = np.where(left, f_mid, np.where(stale == -1, a_flo / 2, a_flo))
-        hi[active] = np.where(~left, mid, a_hi)
-        f_hi[active] = np.where(~left, f_mid, np.where(stale == 1, a_fhi / 2, a_fhi))
-        side[active] = np.where(left, 1, -1)
-        done = (np.abs(hi[active] - lo[active]) < tolerance) | (f_mid == 0)
-        active = active[~done]
-        if active.size == 0:
-            break
-    return np.where(np.abs(f_lo) < np.abs(f_hi), lo, hi)
 
 
 def contains(ev: _Base, lam: Any) -> np.ndarray:

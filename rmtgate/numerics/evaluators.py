@@ -7,30 +7,43 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import mpmath
 import numpy as np
 import sympy
 
 from rmtgate.errors import ParameterError, StateError, expected
 from rmtgate.numerics.compile import lambdify_local
 from rmtgate.numerics.parameters import resolve_parameters
+from rmtgate.numerics.precision import (
+    extreme_samples,
+    nonfinite_error,
+    precision_label,
+    resolving_dps,
+    shifted_blocks,
+)
 from rmtgate.numerics.samples import LocalSample
 from rmtgate.symbolic.boundary import LAMBDA_BAR, Boundary
 from rmtgate.symbolic.linearization import LAMBDA
+from rmtgate.validation import check_integer
 
 _WORKERS = max(1, min(4, os.cpu_count() or 1))
 
 # ------------------------------------------------------------------------------ evaluators
 
 
-def _perron_root(L: np.ndarray) -> np.ndarray:
-    """Largest |eigenvalue| of each ``K × K`` matrix in a batch (equals the Perron root: L ≥ 0)."""
-    if not np.all(np.isfinite(L)):
-        # overflow in a compiled formula (huge parameters or state values): a typed error here
-        # instead of numpy's LinAlgError from deep inside eigvals
-        raise ParameterError(expected("parameters small enough that L(λ) stays finite in float64", "L(λ)", "inf/nan"))
+def _perron_root(L: np.ndarray, params: Mapping[str, float]) -> np.ndarray:
+    """Largest |eigenvalue| of each ``K × K`` matrix in a batch (equals the Perron root: L ≥ 0).
+
+    ``+inf`` entries (λ on a weighted pole) give ``ρ = inf``; NaN is a typed error naming the
+    parameters, never a ``LinAlgError`` from ``eigvals``.
+    """
+    if np.isnan(L).any():
+        raise nonfinite_error("L(λ)", params)
     if L.shape[-1] == 1:
         return L[..., 0, 0]
-    return np.max(np.abs(np.linalg.eigvals(L)), axis=-1)
+    infinite = np.isinf(L).any(axis=(-2, -1))
+    rho = np.max(np.abs(np.linalg.eigvals(np.where(np.isinf(L), 0.0, L))), axis=-1)
+    return np.where(infinite, np.inf, rho)
 
 
 class _Base:
@@ -58,6 +71,20 @@ class _Base:
                 for f in bnd.linearization.fields
             ]
         )
+        # a_k² beyond the double range (a_k > 1e154) would surface later as a LinAlgError on inf/NaN
+        with np.errstate(over="ignore"):
+            squares = self.scales**2
+        if not np.all(np.isfinite(squares)):
+            names = {s.name for f in bnd.linearization.fields for s in f.variance.free_symbols}
+            raise nonfinite_error("L(λ)", {k: v for k, v in self.params.items() if k in names})
+
+    dps: int | None = None  # mpmath digits behind the coefficients (None: double)
+    origin: float = 0.0  # λ-coordinates of poles and offsets are relative to this point
+
+    @property
+    def precision(self) -> str:
+        """``"double"`` or ``"mpmath(dps=N)"``."""
+        return precision_label(self.dps)
 
     def _argument_values(self) -> list[Any]:
         values = [self.sample.values[s.name] for s in self.local_args]
@@ -66,44 +93,91 @@ class _Base:
 
     def spectral_function(self, lam: Any) -> np.ndarray:
         """``ρ(L(λ))`` for an array of ``λ``."""
-        return _perron_root(self.L(lam))
+        return _perron_root(self.L(lam), self.params)
+
+    def spectral_offset(self, center: float, offsets: Any) -> np.ndarray:
+        """``ρ(L(origin + center + z))`` for offsets ``z``, without forming ``origin + center + z``.
+
+        The curve finder works in these coordinates so that a support of radius ``r`` is
+        resolved to double precision in ``r``, however far it sits from 0.
+        """
+        return self.spectral_function(self.origin + center + np.asarray(offsets, dtype=complex))
 
     def L(self, lam: Any) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
 
 
+def _decompose(a_ss: np.ndarray, a_sf: np.ndarray, c_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Poles ``μ_p`` (m, n) and residues ``R_p`` (m, n, K, K) of ``C_s (λ − A_ss)^{-1} A_sf``."""
+    if a_ss.shape[1] == 1:
+        residues = (c_s[:, :, 0][:, :, None] * a_sf[:, 0, :][:, None, :])[:, None, :, :]
+        return a_ss[:, :, 0], residues
+    poles, vectors = np.linalg.eig(a_ss)
+    left = np.linalg.solve(vectors, a_sf)  # V^{-1} A_sf, shape (m, n, K)
+    right = np.einsum("mkn,mnp->mkp", c_s, vectors)  # C_s V, shape (m, K, n)
+    return poles, np.einsum("mkp,mpl->mpkl", right, left)
+
+
 class NumpyEvaluator(_Base):
-    """Exact pole–residue evaluation of ``L(λ)`` (see module docstring)."""
+    """Exact pole–residue evaluation of ``L(λ)`` (see module docstring).
+
+    Poles are stored relative to ``origin`` (``self.poles`` holds ``μ_p − origin``): 0 on the
+    double path; on the mpmath path (``dps`` set, or chosen automatically when the double
+    coefficients cancel — see :mod:`rmtgate.numerics.precision`) the coefficients are
+    computed in mpmath, the pole block is shifted by ``origin`` there, and only then rounded.
+    """
 
     chunk_elements = 250_000
 
-    def __init__(self, bnd: Boundary, sample: LocalSample, params: Mapping[str, Any]) -> None:
+    def __init__(
+        self,
+        bnd: Boundary,
+        sample: LocalSample,
+        params: Mapping[str, Any],
+        *,
+        dps: int | None = None,
+        auto: bool = True,
+    ) -> None:
         super().__init__(bnd, sample, params)
         lin = bnd.linearization
         n = lin.n_state
         args = (*self.local_args, *self.param_args)
         m = sample.size
+        values = self._argument_values()
+        matrices = (lin.A[:n, :n], lin.A[:n, n:], lin.C[:, :n], lin.C[:, n:])
+        shapes = [(M.rows, M.cols) for M in matrices]
 
         def compiled(matrix: sympy.Matrix) -> np.ndarray:
             if matrix.rows == 0 or matrix.cols == 0:
-                return np.zeros((m, matrix.rows, matrix.cols))
+                return np.zeros((m, 0))
             fn = lambdify_local(args, tuple(matrix), "numpy")
-            flat = [np.broadcast_to(np.asarray(v, dtype=float), (m,)) for v in fn(*self._argument_values())]
-            return np.stack(flat, axis=-1).reshape(m, matrix.rows, matrix.cols)
+            flat = [np.broadcast_to(np.asarray(v, dtype=float), (m,)) for v in fn(*values)]
+            return np.stack(flat, axis=-1)
 
-        a_ss = compiled(lin.A[:n, :n])
-        a_sf = compiled(lin.A[:n, n:])
-        c_s = compiled(lin.C[:, :n])
-        self.c_f = compiled(lin.C[:, n:])
-        if n == 1:
-            self.poles = a_ss[:, :, 0]
-            residues = (c_s[:, :, 0][:, :, None] * a_sf[:, 0, :][:, None, :])[:, None, :, :]
-        else:
-            poles, vectors = np.linalg.eig(a_ss)
-            left = np.linalg.solve(vectors, a_sf)  # V^{-1} A_sf, shape (m, n, K)
-            right = np.einsum("mkn,mnp->mkp", c_s, vectors)  # C_s V, shape (m, K, n)
-            residues = np.einsum("mkp,mpl->mpkl", right, left)
-            self.poles = poles
+        with np.errstate(all="ignore"):
+            blocks = [compiled(M) for M in matrices]
+        if not all(np.all(np.isfinite(b)) for b in blocks):
+            raise nonfinite_error("L(λ)", self.params, self.sample.values)
+        mp_functions = [lambdify_local(args, tuple(M), "mpmath") if M.rows and M.cols else None for M in matrices]
+        if dps is None and auto:
+            dps = resolving_dps(mp_functions, values, extreme_samples(values, m), blocks)
+        elif dps is not None:
+            dps = check_integer(dps, "dps", 15)
+        self.dps = dps
+        self.origin = 0.0
+        if dps is not None:
+            # the origin: the residue-weighted mean pole of the double path, an exact double
+            poles, residues = _decompose(*[b.reshape(m, *s) for b, s in zip(blocks[:3], shapes[:3], strict=True)])
+            weights = np.sum(np.abs(residues) ** 2, axis=(2, 3))
+            real = np.real(poles)
+            self.origin = (
+                float(np.sum(weights * real) / np.sum(weights)) if np.sum(weights) > 0 else float(np.mean(real))
+            )
+            blocks = shifted_blocks(mp_functions, values, m, dps, self.origin, n, shapes)
+        a_ss, a_sf, c_s, self.c_f = (b.reshape(m, *s) for b, s in zip(blocks, shapes, strict=True))
+        self.poles, residues = _decompose(a_ss, a_sf, c_s)
+        # every eigenvalue of the deterministic part, silent or not: the support when L ≡ 0
+        self.all_poles = self.poles.copy()
         # a pole without residue contributes nothing: move it far away so it cannot meet a λ
         silent = ~np.any(residues != 0, axis=(2, 3))
         self.poles = np.where(silent, 1e150, self.poles)
@@ -139,6 +213,14 @@ class NumpyEvaluator(_Base):
             self.w_const[diagonal].sum(keepdims=True),
         )
         self.rank_one = bnd.form == "rank-one"
+        if not all(np.all(np.isfinite(w)) for w in self.entry_weights):
+            raise nonfinite_error("L(λ)", self.params, self.sample.values)
+        self._shifts: dict[float, np.ndarray] = {}
+
+    @property
+    def identically_zero(self) -> bool:
+        """``L ≡ 0``: no random part reaches the state; the spectrum is the poles themselves."""
+        return self.active.size == 0
 
     @property
     def pole_bound(self) -> float:
@@ -147,24 +229,44 @@ class NumpyEvaluator(_Base):
 
     def L(self, lam: Any) -> np.ndarray:
         lam = np.asarray(lam, dtype=complex)
-        out = np.zeros((lam.size, self.k * self.k))
-        out[:, self.active] = self._contract(lam.reshape(-1), self.entry_weights)
-        return np.maximum(out, 0.0).reshape(*lam.shape, self.k, self.k)
+        return self._L(lam - self.origin, 0.0)
+
+    def _L(self, offsets: np.ndarray, center: float) -> np.ndarray:
+        out = np.zeros((offsets.size, self.k * self.k))
+        out[:, self.active] = self._contract(offsets.reshape(-1), self.entry_weights, center)
+        return np.maximum(out, 0.0).reshape(*offsets.shape, self.k, self.k)
 
     def spectral_function(self, lam: Any) -> np.ndarray:
-        if not self.rank_one:
-            return super().spectral_function(lam)
-        lam = np.asarray(lam, dtype=complex)
-        return np.maximum(self._contract(lam.reshape(-1), self.trace_weights)[:, 0], 0.0).reshape(lam.shape)
+        return self.spectral_offset(0.0, np.asarray(lam, dtype=complex) - self.origin)
 
-    def _contract(self, flat: np.ndarray, weights: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
+    def spectral_offset(self, center: float, offsets: Any) -> np.ndarray:
+        offsets = np.asarray(offsets, dtype=complex)
+        if not self.rank_one:
+            return _perron_root(self._L(offsets, center), self.params)
+        rho = self._contract(offsets.reshape(-1), self.trace_weights, center)[:, 0]
+        if np.isnan(rho).any():
+            raise nonfinite_error("L(λ)", self.params, self.sample.values)
+        return np.maximum(rho, 0.0).reshape(offsets.shape)
+
+    def _shift(self, center: float) -> np.ndarray:
+        """``center − μ_p`` (flat), cached: the kernels see ``z + (center − μ_p)``."""
+        if center not in self._shifts:
+            if len(self._shifts) > 8:
+                self._shifts.clear()
+            self._shifts[center] = center - self.poles.reshape(-1)
+        return self._shifts[center]
+
+    def _contract(
+        self, flat: np.ndarray, weights: tuple[np.ndarray, np.ndarray, np.ndarray], center: float = 0.0
+    ) -> np.ndarray:
         """Σ over samples of λ-kernels times ``weights`` (columns), chunked over λ on threads."""
         out = np.zeros((flat.size, weights[2].size))
+        shift = self._shift(center)
         step = max(1, self.chunk_elements // max(1, self.poles.size * self.poles.shape[1]))
         chunks = [slice(start, start + step) for start in range(0, flat.size, step)]
 
         def work(part: slice) -> None:
-            out[part] = self._chunk(flat[part], weights)
+            out[part] = self._chunk(flat[part], weights, shift)
 
         if len(chunks) > 1:
             # numpy releases the GIL in ufuncs and BLAS: chunks run in parallel on the cores
@@ -175,19 +277,21 @@ class NumpyEvaluator(_Base):
                 work(part)
         return out
 
-    def _chunk(self, z: np.ndarray, weights: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
+    def _chunk(
+        self, z: np.ndarray, weights: tuple[np.ndarray, np.ndarray, np.ndarray], shift: np.ndarray
+    ) -> np.ndarray:
         w_quad, w_lin, w_const = weights
-        poles = self.poles.reshape(-1)  # (m·p,)
         n_poles = self.poles.shape[1]
         if self.real and n_poles == 1:
-            dx = z.real[:, None] - poles[None, :]
+            dx = z.real[:, None] + shift[None, :]
             # λ exactly on a pole: a huge finite kernel keeps 0·∞ (zero weight) from becoming NaN
             inv_abs2 = 1.0 / np.maximum(dx * dx + (z.imag**2)[:, None], 1e-300)
             quad = inv_abs2 @ w_quad
             dx *= inv_abs2
             return quad + 2.0 * (dx @ w_lin) + w_const
-        gap = z[:, None] - poles[None, :]
-        k1 = (1.0 / np.where(gap == 0, 1e-150, gap)).reshape(z.size, -1, n_poles)
+        gap = z[:, None] + shift[None, :]
+        # |gap| below 1e-150 (λ on a pole) is clamped so that |k1|² stays finite and 0·∞ cannot occur
+        k1 = (1.0 / np.where(np.abs(gap) < 1e-150, 1e-150, gap)).reshape(z.size, -1, n_poles)
         quad = (k1[:, :, :, None] * np.conj(k1)[:, :, None, :]).reshape(z.size, -1) @ w_quad
         lin = k1.reshape(z.size, -1) @ w_lin
         return np.real(quad) + 2.0 * np.real(lin) + w_const
@@ -241,7 +345,6 @@ class MpmathEvaluator(DirectEvaluator):
 
     def L_mp(self, lam: Any) -> Any:
         """``L(λ)`` as an mpmath matrix for one (mpmath or Python) complex ``λ``."""
-        import mpmath
 
         with mpmath.workdps(self.dps):
             z = mpmath.mpc(lam)
@@ -266,7 +369,6 @@ class MpmathEvaluator(DirectEvaluator):
         return out.reshape(*lam.shape, self.k, self.k)
 
     def spectral_function_mp(self, lam: Any) -> Any:
-        import mpmath
 
         with mpmath.workdps(self.dps):
             matrix = self.L_mp(lam)
