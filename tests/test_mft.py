@@ -348,3 +348,16 @@ def test_steady_state_sample_with_bias_variance_feeds_the_boundary() -> None:
     assert np.var(sample.values["b_h"]) == pytest.approx(0.5, rel=0.15)
     _, curve = theory(arch, sample, params, n_angles=32)
     assert 1.0 < curve.spectral_radius < 1.2
+
+
+def test_lstm_steady_state_spectrum_at_large_forget_and_output_gains() -> None:
+    # used to die in the fixed-point seed of the DMFT (L(1) non-finite: 1 − σ(η_f) = 0 in double);
+    # reference: a simulated N = 1000 network at these parameters had max|λ| = 1.318 (issue 10);
+    # 4% covers the finite-N edge (±2%) plus the Monte Carlo DMFT error (~1%)
+    from rmtgate.mft.dmft import steady_state_sample
+    from rmtgate.numerics.curves import theory
+
+    params = {"a_h": 3.0, "a_f": 10.0, "a_i": 1.0, "a_o": 10.0}
+    sample = steady_state_sample(lstm(), params, seed=0)
+    _, curve = theory(lstm(), sample, params, n_angles=90)
+    assert curve.spectral_radius == pytest.approx(1.318, rel=0.04)

@@ -309,7 +309,9 @@ def steady_state(
         try:
             branches = fixed_points(arch, values, grid=48)
             start = branches[-1].C
-        except (ConvergenceError, DerivationError):
+        except (ConvergenceError, DerivationError, ParameterError):
+            # the fixed points only seed the iteration: one that double precision cannot
+            # evaluate (L(1) non-finite at saturating forget gates) leaves the default start
             start = {}
         decay = np.exp(-np.arange(lags) / 8.0)
         covs = {name: max(start.get(name, 0.5), 0.05) * decay for name in runner.input_names}
