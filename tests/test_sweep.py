@@ -43,10 +43,22 @@ def test_parsing_seeds_and_fingerprint() -> None:
     assert len(set(seeds)) == spec.size  # distinct, and a pure function of (seed, index)
     assert seeds == [spec.point_seed(i) for i in range(spec.size)]
     assert spec.fingerprint() != _spec(["a_h=2", "a_r=0:4:5", "a_z=1,2"], ("spectral_radius",)).fingerprint()
-    with pytest.raises(SweepError, match="--method simulation"):
-        _spec(["a_h=3", "a_r=0:4:2", "a_z=1"], ("fraction_near_1",))
     with pytest.raises(ParameterError, match="quantities"):
         _spec(["a_h=3", "a_r=0:4:2", "a_z=1"], ("radius",))
+
+
+def test_theory_fraction_near_1_is_the_density_mass_of_the_disk(tmp_path: Path) -> None:
+    # zero state of the GRU: uniform density on the disk of radius (1−σ(b_z))σ(b_r)a_h = 0.75
+    # around 1/2 [G eq. 20], so the mass within 0.05 of λ = 1 is the area ratio (0.05/0.75)²
+    import xarray
+
+    from rmtgate.cli.main import main
+
+    out = tmp_path / "near.zarr"
+    argv = ["sweep", "gru", "-p", "a_h=3", "-p", "a_r=1", "-p", "a_z=1,4", "--quantity", "fraction_near_1"]
+    assert main([*argv, "--state", "zero", "--workers", "0", "--out", str(out)]) == 0
+    values = xarray.open_zarr(out)["fraction_near_1"].values
+    np.testing.assert_allclose(values, (0.05 / 0.75) ** 2, rtol=1e-8)  # contour quadrature: ~1e-13
 
 
 def test_in_process_sweep_is_labelled_and_refuses_another_sweep(tmp_path: Path) -> None:
