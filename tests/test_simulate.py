@@ -11,6 +11,7 @@ import importlib.util
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -333,43 +334,17 @@ def test_importing_and_simulating_on_numpy_never_imports_cupy() -> None:
 
 
 # ---------------------------------------------------------------------------------------- cupy path, no GPU
-FAKE_CUPY = textwrap.dedent(
-    """
-    import sys, types, numpy
-
-    def install(version="14.0.0", devices=1, eigvals=numpy.linalg.eigvals):
-        '''A stand-in "cupy" made of numpy, with the few extra names rmtgate uses.'''
-        fake = types.ModuleType("cupy")
-        fake.__dict__.update({k: v for k, v in vars(numpy).items() if not k.startswith("__")})
-        fake.__version__ = version
-        fake.asnumpy = numpy.asarray
-
-        class RandomState:  # cupy.random.RandomState: standard_normal takes a dtype
-            def __init__(self, seed):
-                self._generator = numpy.random.default_rng(seed)
-
-            def standard_normal(self, size=None, dtype=float):
-                return self._generator.standard_normal(size, dtype=dtype)
-
-        def count():
-            if isinstance(devices, Exception):
-                raise devices
-            return devices
-
-        fake.random = types.SimpleNamespace(RandomState=RandomState)
-        fake.linalg = types.SimpleNamespace(eigvals=eigvals)
-        fake.cuda = types.SimpleNamespace(runtime=types.SimpleNamespace(getDeviceCount=count))
-        sys.modules["cupy"] = fake
-        return fake
-    """
-)
+# the stand-in lives in tests/strict_cupy.py: numpy underneath, but its arrays refuse implicit
+# conversion to numpy exactly like CuPy's, so a host transfer nobody asked for fails here
+STAND_IN = f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); from strict_cupy import install\n"
 
 
 def _fake_cupy(monkeypatch: pytest.MonkeyPatch, **kwargs: Any) -> Any:
-    namespace: dict[str, Any] = {}
-    exec(FAKE_CUPY, namespace)  # defines install()
+    from strict_cupy import install
+
     monkeypatch.setitem(sys.modules, "cupy", None)  # undone after the test: "cupy" removed or restored
-    return namespace["install"](**kwargs)
+    monkeypatch.setitem(sys.modules, "cupyx", None)
+    return install(**kwargs)
 
 
 @pytest.mark.parametrize(
@@ -388,8 +363,23 @@ def test_cupy_backend_reports_why_it_is_unusable(
         get_backend("cupy")
 
 
+def test_the_stand_in_refuses_implicit_host_transfers(monkeypatch: pytest.MonkeyPatch) -> None:
+    # what makes the stand-in worth running: like CuPy, no silent conversion to numpy
+    cupy = _fake_cupy(monkeypatch)
+    device = cupy.asarray([1.0, 2.0])
+    with pytest.raises(TypeError, match="Implicit conversion"):
+        np.asarray(device)
+    with pytest.raises(TypeError, match="Implicit conversion"):
+        float(np.sum(np.array(device)))
+    assert cupy.asnumpy(device * 2).tolist() == [2.0, 4.0]
+
+
 def test_cupy_eigvals_refuse_to_return_nan(monkeypatch: pytest.MonkeyPatch) -> None:
-    _fake_cupy(monkeypatch, eigvals=lambda m: np.full(m.shape[-1], np.nan + 0j))
+    # geev works on the 2×2 probe but fails (NaN, as cuSOLVER signals it) on the real matrices
+    def eigvals(m: np.ndarray) -> np.ndarray:
+        return np.linalg.eigvals(m) if m.shape[-1] == 2 else np.full(m.shape[-1], np.nan + 0j)
+
+    _fake_cupy(monkeypatch, eigvals=eigvals)
     backend = get_backend("cupy")
     with pytest.raises(BackendUnavailable, match="NaN"):
         backend.eigvals(np.eye(3)[None])
@@ -399,7 +389,7 @@ def test_cupy_code_path_matches_numpy_with_a_numpy_stand_in() -> None:
     # the whole cupy route (device RNG, lambdify for "cupy", assembly, eigvals) on a numpy
     # stand-in seeded like numpy: it must give bit-identical numbers, in a fresh process so that
     # SymPy's cached "cupy" namespace cannot leak into other tests
-    code = FAKE_CUPY + textwrap.dedent(
+    code = STAND_IN + textwrap.dedent(
         """
         install()
         import numpy as np
@@ -410,6 +400,7 @@ def test_cupy_code_path_matches_numpy_with_a_numpy_stand_in() -> None:
         runs = [simulate(arch, params, N=30, steps=5, seed=3, ensemble=2, backend=b, record=("h",))
                 for b in ("numpy", "cupy")]
         assert runs[1].backend.name == "cupy"
+        assert type(runs[1].state["h"]).__name__ == "DeviceArray"  # the state really lives "on the device"
         for name in ("c", "h"):
             assert np.array_equal(runs[0].state[name], runs[1].state[name])
         assert np.array_equal(runs[0].traces["h"], runs[1].traces["h"])
@@ -444,3 +435,39 @@ def test_cupy_backend_on_a_gpu() -> None:
     for k in range(2):
         distance = np.abs(device[k][:, None] - host[k][None, :])
         assert distance.min(axis=1).max() < 1e-8 and distance.min(axis=0).max() < 1e-8
+
+
+def test_training_paths_run_on_the_strict_stand_in() -> None:
+    # BPTT of the rate network [S] and of a gated network on the cupy route: the stand-in's
+    # arrays refuse implicit host transfers, so passing means every transfer is explicit; the
+    # numbers must equal the numpy run (same seeds, same float64 arithmetic underneath)
+    code = STAND_IN + textwrap.dedent(
+        """
+        install()
+        import numpy as np
+        import rmtgate
+        from rmtgate.training.bptt import train
+        from rmtgate.training.sequential import SequenceData, train_gated
+
+        runs = [train("flipflop", g=0.9, N=16, epochs=3, seed=0, backend=b) for b in ("numpy", "cupy")]
+        assert runs[1].settings["backend"] == "cupy"
+        assert np.allclose(runs[0].losses, runs[1].losses, rtol=1e-10)
+
+        rng = np.random.default_rng(0)
+        x = rng.normal(size=(40, 6, 1))
+        y = rng.integers(0, 3, 40)
+        data = SequenceData("toy", x[:30], y[:30], x[30:], y[30:], 3)
+        params = {"a_h": 2.0, "a_z": 2.0, "a_r": 0.5}
+        gated = [train_gated(rmtgate.gru(), params, data, N=8, epochs=2, batch_size=10, backend=b) for b in ("numpy", "cupy")]
+        assert np.allclose(gated[0].loss_history, gated[1].loss_history, rtol=1e-10)
+        """
+    )
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+
+
+def test_cupy_backend_probes_eigvals_when_selected(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a CuPy whose geev is broken (old CUDA) passes the version check: the probe must refuse it
+    _fake_cupy(monkeypatch, eigvals=lambda m: np.zeros(m.shape[-1], dtype=complex))
+    with pytest.raises(BackendUnavailable, match="±i"):
+        get_backend("cupy")

@@ -10,6 +10,7 @@ seeded Gaussian draws.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -75,7 +76,8 @@ class _CupyBackend(Backend):
         batch = self.xp.asarray(matrix_batch)
         # cuSOLVER's geev is not batched: solve one matrix at a time (also safe if CuPy batches)
         flat = batch.reshape(-1, *batch.shape[-2:])
-        values = self.xp.stack([self.xp.linalg.eigvals(m) for m in flat]).reshape(batch.shape[:-1])
+        with _linalg_errors_raise():
+            values = self.xp.stack([self.xp.linalg.eigvals(m) for m in flat]).reshape(batch.shape[:-1])
         # cuSOLVER signals a failed (non-converged or invalid) geev by NaNs, not by an exception
         if not bool(self.xp.isfinite(values).all()):
             raise BackendUnavailable(
@@ -83,6 +85,15 @@ class _CupyBackend(Backend):
                 "retry with backend='numpy' or check the matrices for non-finite entries"
             )
         return self.xp.asnumpy(values)
+
+
+def _linalg_errors_raise() -> Any:
+    """``cupyx.errstate(linalg="raise")``: a failed cuSOLVER call raises instead of returning NaN."""
+    try:
+        import cupyx
+    except ImportError:
+        return contextlib.nullcontext()
+    return cupyx.errstate(linalg="raise")
 
 
 def _numpy_backend() -> Backend:
@@ -114,7 +125,21 @@ def _cupy_backend() -> Backend:
         raise BackendUnavailable(f"CuPy found no usable CUDA device ({error})") from None
     if count < 1:
         raise BackendUnavailable("CuPy found no CUDA device")
+    _probe_eigvals(cupy)
     return _CupyBackend("cupy", cupy)
+
+
+def _probe_eigvals(cupy: Any) -> None:
+    """A version number is not enough: cuSOLVER's ``geev`` needs a recent CUDA.  Solve the
+    rotation ``[[0, 1], [-1, 0]]`` (eigenvalues ``±i``) once when the backend is selected."""
+    try:
+        values = cupy.asnumpy(cupy.linalg.eigvals(cupy.asarray([[0.0, 1.0], [-1.0, 0.0]])))
+    except Exception as error:  # cuSOLVER missing, CUDA too old, or a geev without complex support
+        raise BackendUnavailable(f"cupy.linalg.eigvals does not work on this installation ({error})") from None
+    if not np.allclose(np.sort_complex(values), [-1j, 1j], atol=1e-12):
+        raise BackendUnavailable(
+            expected("eigenvalues ±i of [[0, 1], [-1, 0]] from cupy.linalg.eigvals", "eigenvalues", values.tolist())
+        )
 
 
 _NUMPY = Backend("numpy", np)
