@@ -1,4 +1,8 @@
-"""curves: from the former rmtgate/spectrum.py (see the package docstring)."""
+"""curves: from the former rmtgate/spectrum.py (see the package docstring).
+
+Why this module is long: the curve finder's scan, bracket prediction, thin-support probe and
+point-support exit share one coordinate system (offsets from the centre) and must change together.
+"""
 
 from __future__ import annotations
 

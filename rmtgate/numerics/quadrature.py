@@ -61,6 +61,10 @@ def _legendre(m: int) -> tuple[np.ndarray, np.ndarray]:
     return x, w
 
 
+#: below this standard deviation a Gaussian average is the value at the mean, to double precision
+TINY_STD = 1e-300
+
+
 def _check_std(std: float, name: str = "std") -> float:
     return check_nonnegative(std, name)
 
@@ -86,7 +90,9 @@ def normal_rule(
     ``max_nodes`` coarsens the panels (never below one panel per segment) to respect a budget.
     """
     std = _check_std(std)
-    if std == 0.0:
+    # a subnormal std (e.g. a gain of 5e-324) cannot be subdivided (std/2 underflows to 0); at
+    # that width the Gaussian is a point mass for every double-precision integrand anyway
+    if std < TINY_STD:
         return np.array([float(mean)]), np.array([1.0])
     if not (feature_scale > 0 and math.isfinite(feature_scale)):
         raise ParameterError(expected("a positive feature scale", "feature_scale", feature_scale))
