@@ -330,3 +330,14 @@ def test_cli_density_json_zero_state(capsys) -> None:
     assert abs(out["total_mass"] - 1.0) < 1e-10
     assert abs(out["fraction_in_disk"][0]["fraction"] - 0.25) < 1e-10  # eq. 20: R/2 of the uniform disk
     assert main(["density", "gru", "--state", "network"]) == 2  # network statistics need --simulate N
+
+
+def test_erfc_fit_recovers_known_coefficients() -> None:
+    # the [G] Fig. 1f fit form c1 erfc(c2 / a_z) on exact data: coefficients back to 1e-6
+    from scipy.special import erfc
+
+    from rmtgate.verification.slow_modes import erfc_fit
+
+    a_z = np.array([1.0, 3.0, 10.0, 30.0, 100.0])
+    c1, c2 = erfc_fit(a_z, 0.52 * erfc(3.2 / a_z))
+    assert (c1, c2) == (pytest.approx(0.52, rel=1e-6), pytest.approx(3.2, rel=1e-6))

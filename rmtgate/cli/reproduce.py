@@ -1,4 +1,4 @@
-"""``rmtgate reproduce``: figures of [S] (``s1`` ... ``s5``) and of [G] (``g-fig1e``, ``g-fig2``)."""
+"""``rmtgate reproduce``: figures of [S] (``s1`` ... ``s5``) and of [G] (``g-fig1e``, ``g-fig1f``, ``g-fig2``, ``g-fig4``)."""
 
 from __future__ import annotations
 
@@ -54,7 +54,12 @@ def _g_figures() -> dict[str, Any]:
 
         return g_fig2(out, full=full)
 
-    return {"g-fig1e": fig1e, "g-fig2": fig2}
+    def fig1f(out: Path, *, full: bool) -> dict[str, Any]:
+        from rmtgate.verification.slow_modes import g_fig1f
+
+        return g_fig1f(out, full=full)
+
+    return {"g-fig1e": fig1e, "g-fig1f": fig1f, "g-fig2": fig2}
 
 
 def register(subparsers: Any) -> None:
@@ -62,7 +67,7 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "reproduce", help="figures like [S] Fig. S1-S5 and [G] Fig. 1e, 2, 4 (small sizes unless --full)"
     )
-    parser.add_argument("figures", nargs="+", help="any of s1 s2 s3 s4 s5 g-fig1e g-fig2 g-fig4")
+    parser.add_argument("figures", nargs="+", help="any of s1 s2 s3 s4 s5 g-fig1e g-fig1f g-fig2 g-fig4")
     parser.add_argument("--full", action="store_true", help="the paper's sizes (slow)")
     parser.add_argument("--out", default="figures", help="output directory (default ./figures)")
     parser.add_argument("--json", action="store_true", help="print the figures' numbers as JSON")
