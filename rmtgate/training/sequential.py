@@ -79,7 +79,7 @@ def load_digits_sequential(*, test_fraction: float = 0.2, split_seed: int = 0) -
         from sklearn.datasets import load_digits
     except ImportError:
         raise ParameterError(
-            "the bundled digits need scikit-learn (`pip install scikit-learn`); or pass --data FILE.npz"
+            "the bundled digits need scikit-learn (`pip install 'rmtgate[digits]'`); or pass --data FILE.npz"
         ) from None
     digits = load_digits()
     x = digits.data.astype(float)[:, :, None] / 16.0  # (1797, 64, 1)
