@@ -1,21 +1,20 @@
-"""closed: from the former rmtgate/mft.py (see the package docstring)."""
+"""The GRU's closed steady-state difference equations [G 50-51] (exact for ``a_z = a_r = 0``).
+
+A cross-check of the Monte Carlo DMFT of :mod:`rmtgate.mft.dmft` where both apply.
+"""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from rmtgate.errors import ConvergenceError
 from rmtgate.numerics.parameters import resolve_parameters
 from rmtgate.validation import check_integer
-
-if TYPE_CHECKING:
-    pass
-
 
 # ============================================================================ GRU closed equations [G 50-51]
 

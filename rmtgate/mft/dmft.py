@@ -1,4 +1,13 @@
-"""dmft: from the former rmtgate/mft.py (see the package docstring)."""
+"""Steady-state DMFT of any architecture (:func:`steady_state`).
+
+The single-site process is driven by Gaussian processes whose covariances are iterated to
+self-consistency by Monte Carlo (common random numbers, so that successive iterates differ by
+the map, not by sampling noise); :func:`rmtgate.mft.closed.gru_closed_dmft` solves the GRU's
+closed difference equations [G 50-51] as a cross-check.
+
+:class:`SteadyState` carries the self-consistent correlation functions and draws joint
+one-time samples of the local variables, the input the boundary evaluators average over.
+"""
 
 from __future__ import annotations
 

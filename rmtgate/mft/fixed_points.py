@@ -1,4 +1,10 @@
-"""fixed_points: from the former rmtgate/mft.py (see the package docstring)."""
+"""Every fixed-point branch of the mean-field equations ([G 10] for the GRU), with its stability.
+
+Given the torn moments of :class:`~rmtgate.mft.system.FixedPointSystem`, the self-consistency is
+a scalar ``G(t) = t``; every root is found (``t = 0``, sign changes of ``G(t)/t − 1`` on a
+logarithmic grid and close pairs at extrema), refined by ``brentq`` or ``mpmath.findroot`` at
+``dps`` digits.  A branch is stable when ``ρ(L(1)) < 1``.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ import itertools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import mpmath
 import numpy as np
@@ -20,10 +26,6 @@ from rmtgate.numerics.parameters import resolve_parameters
 from rmtgate.numerics.precision import nonfinite_error
 from rmtgate.symbolic.architecture import Architecture
 from rmtgate.validation import check_integer
-
-if TYPE_CHECKING:
-    pass
-
 
 # ============================================================================ boundary at λ = 1
 

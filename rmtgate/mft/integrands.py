@@ -1,34 +1,15 @@
-"""Mean-field theory of any architecture: static fixed points and the steady-state DMFT.
+"""Gaussian expectations of the mean-field integrands, in double precision and in mpmath.
 
-The field list of :attr:`Architecture.local_form` drives everything (``docs/explanation/theory.md`` §4):
-field ``eta_k = U_k u_k`` is a zero-mean Gaussian (biases stay inside the local
-expressions) with covariance ``a_k² C_{u_k}(t, t')``, independent of the other fields; a
-declared bias variance ``(b, v)`` adds a static ``N(0, v)`` to the bias ``b``.
-
-Fixed points (:func:`fixed_points`)
-    At a fixed point each neuron solves ``s = F(s, eta)``.  The solution ``s*(eta)`` is
-    derived symbolically (state by state with SymPy; a Newton/iteration fallback handles
-    equations SymPy cannot invert).  The unknowns are the second moments ``C_j = E[u_j²]``
-    of the distinct presynaptic vectors.  A minimal *tear set* of these moments is chosen
-    such that, given the torn moments, all others follow explicitly in sequence; for the
-    GRU, the vanilla RNN, the LSTM and the MGU one moment suffices, and the self-consistency
-    becomes a scalar equation ``G(t) = t``.  All of its roots are found: ``t = 0`` when it
-    solves the equation, and every sign change of ``G(t)/t - 1`` on a logarithmic grid
-    (plus close pairs of roots found at local extrema), refined with ``brentq`` — or with
-    ``mpmath.findroot`` at ``dps`` digits.  For the GRU this is [G 10].
-
-Steady-state DMFT (:func:`steady_state`)
-    The single-site process driven by Gaussian processes whose covariances are iterated to
-    self-consistency by Monte Carlo (common random numbers, so that successive iterates
-    differ by the map, not by sampling noise).  :func:`gru_closed_dmft` solves the GRU's
-    closed difference equations [G 50-51] as a cross-check.
+:class:`_Integrand` compiles an expression of the local variables once and averages it over
+independent zero-mean Gaussians by composite Gauss–Legendre quadrature split at the kinks of
+the integrand (hard-tanh, relu, step, boxcar), or nested mpmath quadrature at ``dps`` digits.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import mpmath
 import sympy
@@ -37,10 +18,6 @@ from sympy.printing.latex import LatexPrinter
 from rmtgate.numerics.compile import lambdify_local
 from rmtgate.numerics.quadrature import expect_nd, mp_expect
 from rmtgate.symbolic.functions import boxcar, hardtanh, relu, step
-
-if TYPE_CHECKING:
-    pass
-
 
 # ============================================================================ symbolic system
 

@@ -1,4 +1,9 @@
-"""marginal: from the former rmtgate/phase.py (see the package docstring)."""
+"""Marginal stability of GRU fixed points at large update-gate gain ([G] Thm 4.8).
+
+``ρ(J_0)`` from ``1 = ρ_0² E[(1-z)²/|λ-z|²]`` ([G 88] with ``ν = 0``) in mpmath at ``dps``
+digits — ``ρ − 1 ~ e^{-c √C_h a_z}`` falls below double precision — and the pinching
+exponent ``c`` of [G 27].
+"""
 
 from __future__ import annotations
 

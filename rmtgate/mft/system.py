@@ -1,4 +1,14 @@
-"""system: from the former rmtgate/mft.py (see the package docstring)."""
+"""The fixed-point system of any architecture, derived from its local form.
+
+The field list of :attr:`Architecture.local_form` drives everything (``docs/explanation/theory.md`` §4):
+field ``eta_k = U_k u_k`` is a zero-mean Gaussian (biases stay inside the local
+expressions) with covariance ``a_k² C_{u_k}(t, t')``, independent of the other fields; a
+declared bias variance ``(b, v)`` adds a static ``N(0, v)`` to the bias ``b``.
+
+:class:`FixedPointSystem` holds the symbolic self-consistency equations for the second
+moments of the presynaptic vectors, their LaTeX, and the minimal tear set that reduces them
+to a scalar equation for the built-ins.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +16,7 @@ import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import mpmath
 import sympy
@@ -14,9 +24,6 @@ import sympy
 from rmtgate.errors import DerivationError, ParameterError, expected
 from rmtgate.mft.integrands import _Integrand, latex
 from rmtgate.symbolic.architecture import Architecture, local_symbol
-
-if TYPE_CHECKING:
-    pass
 
 
 def _solve_fixed_state(arch: Architecture) -> dict[sympy.Symbol, sympy.Expr] | None:

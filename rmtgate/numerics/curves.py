@@ -1,7 +1,12 @@
-"""curves: from the former rmtgate/spectrum.py (see the package docstring).
+"""The spectral curve ``ρ(L(λ)) = 1``: rays from a centre, every crossing, the spectral radius.
+
+:func:`spectral_curve` finds the edge for any evaluator; :func:`theory` chains derivation,
+sample and curve; :func:`contains` tests membership; :func:`bounding_evaluators` gives the
+bounding sets of [G 88-90].
 
 Why this module is long: the curve finder's scan, bracket prediction, thin-support probe and
 point-support exit share one coordinate system (offsets from the centre) and must change together.
+
 """
 
 from __future__ import annotations

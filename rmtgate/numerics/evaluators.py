@@ -1,4 +1,9 @@
-"""evaluators: from the former rmtgate/spectrum.py (see the package docstring)."""
+"""Evaluators of ``L(λ)`` and ``ρ(L(λ))`` over a sample (registry :data:`EVALUATORS`).
+
+``"numpy"``: exact pole–residue form ``T(λ) = Σ_p R_p/(λ − μ_p) + C_f``, sample averages as
+BLAS products of λ-kernels; ``"numpy-direct"``: ``T_kl(λ) T_kl(λ̄)`` lambdified as written (the
+reference); ``"mpmath"``: the same at an explicit ``dps`` (inside ``mpmath.workdps``).
+"""
 
 from __future__ import annotations
 

@@ -1,18 +1,9 @@
-"""Numbers from the boundary: ``L(λ)``, ``ρ(L(λ))``, the spectral curve and radius.
+"""Samples of local variables: what the expectations of the boundary average over.
 
 The expectations in ``L_kl(λ) = a_k² E[|T_kl(λ)|²]`` are averages over a *sample* of local
-variables (:class:`LocalSample`): the per-neuron state and fields of a network, or a
-closed-form state such as the zero fixed point (one sample).
-
-Evaluators (a small registry, :data:`EVALUATORS`):
-
-* ``"numpy"`` — fast and exact: the coefficients of the linearization (``A``, ``C``) are
-  compiled with ``lambdify(cse=True)``; per sample ``T(λ) = Σ_p R_p/(λ − μ_p) + C_f`` with
-  ``μ_p`` the eigenvalues of the state block of ``A`` and residues ``R_p``.  The sample
-  average then becomes a matrix product of λ-kernels with per-sample weights (BLAS).
-* ``"numpy-direct"`` — the reference: ``|T_kl|² = T_kl(λ) T_kl(λ̄)`` lambdified as written.
-* ``"mpmath"`` — the same lambdified formula in mpmath at an explicit ``dps`` (precision
-  is an argument, never global state: evaluated inside ``mpmath.workdps``).
+variables (:class:`LocalSample`): the per-neuron state and fields of a network, a saved
+``.npz``, mean-field draws, or a closed-form state such as the zero fixed point (one sample,
+:func:`zero_state`).
 """
 
 from __future__ import annotations
