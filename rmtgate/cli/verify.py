@@ -18,30 +18,21 @@ def _progress_line(index: int, total: int, name: str, quiet: bool) -> None:
 
 
 def _cmd_mutants(args: argparse.Namespace) -> int:
-    from rmtgate.verification.mutation import Scenario, mutation_report, run_scenario
+    from rmtgate.verification.mutation import Scenario, mutation_report
 
     profile = "thorough" if args.thorough else "quick"
     progress = lambda i, n, name: _progress_line(i, n, name, args.quiet)  # noqa: E731
+    scenarios = None
     if args.architecture:
         from rmtgate.numerics.parameters import parse_parameters, resolve_parameters
         from rmtgate.symbolic.builtins import resolve_architecture
 
         arch = resolve_architecture(args.architecture)
         params = resolve_parameters(arch, parse_parameters(args.param))
-        scenario = Scenario(arch.name, args.architecture, params)
-        progress(0, 1, scenario.name)
-        rep = run_scenario(scenario, N=args.N or 1000, networks=3, n_angles=90, backend=args.backend)
-        report: dict[str, Any] = {
-            "profile": "user",
-            "mutants": rep.mutants,
-            "checks": {"tolerance": rep.tolerance, "resolution": rep.resolution, "true_theory_passes": rep.true_passes},
-        }
-        detectable = [m for m in rep.mutants if m["effect"] > m["resolution"]]
-        report["mutation_score"] = (
-            sum(bool(m["killed_by"]) for m in detectable) / len(detectable) if detectable else 1.0
-        )
-    else:
-        report = mutation_report(profile, backend=args.backend, only=args.only, progress=progress)
+        scenarios = (Scenario(arch.name, args.architecture, params),)
+    report = mutation_report(
+        profile, backend=args.backend, only=args.only, scenarios=scenarios, N=args.N, progress=progress
+    )
     if args.report:
         path = Path(args.report)
         path.mkdir(parents=True, exist_ok=True)
@@ -120,7 +111,9 @@ def register(subparsers: Any) -> None:
     speed.add_argument("--quick", action="store_true", help="the ci profile (default)")
     speed.add_argument("--thorough", action="store_true", help="bigger N, more checks")
     verify.add_argument("--mutants", action="store_true", help="run every check against every theory mutant")
-    verify.add_argument("--N", type=int, default=None, help="network size for ARCHITECTURE with --mutants (1000)")
+    verify.add_argument(
+        "--N", type=int, default=None, help="network size for --mutants (default: 1000 quick, 2000 thorough)"
+    )
     verify.add_argument("--backend", default="numpy", choices=["numpy", "cupy"])
     verify.add_argument("--report", metavar="DIR", help="write report.md (or mutants.json) into DIR as checks finish")
     verify.add_argument("--only", action="append", metavar="PREFIX", help="run checks whose names start with PREFIX")

@@ -133,8 +133,7 @@ class SteadyState:
         Keys: state names (the *previous* state ``s_{t-1}``), field names ``eta_k`` (the
         fields at step ``t``) and bias-noise names: the symbols of ``arch.local_form``.
         """
-        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-            raise ParameterError(expected("a positive integer sample size", "n", n))
+        n = check_integer(n, "n", 1)
         runner = _DMFTRunner(self.architecture, self.parameters, self.steps, self.burn_in, self.trajectories, seed)
         covs = {name: self.C_inputs[name] for name in runner.input_names}
         record = runner.run(covs, keep_locals=True)

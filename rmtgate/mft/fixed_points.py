@@ -168,8 +168,7 @@ class FixedPoint:
         Fields are drawn from their Gaussian laws; each state is its fixed-point value
         ``s*(eta)``.  Keys are the names of ``arch.local_form`` symbols (``"h"``, ``"eta_z"``, ...).
         """
-        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-            raise ParameterError(expected("a positive integer sample size", "n", n))
+        n = check_integer(n, "n", 1)
         system = fixed_point_system(arch)
         rng = np.random.default_rng(seed)
         draws = {v: rng.standard_normal(n) * math.sqrt(self.variances[v.name]) for v in system.variables}

@@ -19,6 +19,7 @@ from rmtgate.mft.phase import SQRT2
 from rmtgate.numerics.quadrature import mp_expect
 from rmtgate.symbolic.builtins import gru
 from rmtgate.symbolic.functions import mp_sigmoid
+from rmtgate.validation import check_integer
 
 # ============================================================================ Thm 4.8
 
@@ -65,8 +66,7 @@ def log_excess(C_h: Any, rho0_squared: Any, a_z: float, b_z: float = 0.0, *, dps
 
 
 def _excess_exponent(C_h: Any, rho0_squared: Any, a_z: float, b_z: float, dps: int) -> mpmath.mpf:
-    if not isinstance(dps, int) or isinstance(dps, bool) or dps < 15:
-        raise ParameterError(expected("an integer dps >= 15", "dps", dps))
+    dps = check_integer(dps, "dps", 15)
     if not a_z > 0:
         raise ParameterError(expected("a positive update-gate scale", "a_z", a_z))
     with mpmath.workdps(dps):

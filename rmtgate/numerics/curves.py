@@ -21,7 +21,7 @@ from typing import Any
 import mpmath
 import numpy as np
 
-from rmtgate.errors import ParameterError, StateError, expected
+from rmtgate.errors import StateError, expected
 from rmtgate.numerics.compile import lambdify_local
 from rmtgate.numerics.evaluators import DirectEvaluator, NumpyEvaluator, _Base, evaluator
 from rmtgate.numerics.parameters import resolve_parameters
@@ -29,6 +29,7 @@ from rmtgate.numerics.precision import THIN, decimal, dps_for_scale, mp_abs
 from rmtgate.numerics.rootfind import outer_radius, real_axis_edges, refine
 from rmtgate.numerics.samples import LocalSample, zero_state
 from rmtgate.symbolic.boundary import Boundary, boundary
+from rmtgate.validation import check_integer
 
 # ------------------------------------------------------------------------------ curves
 
@@ -176,8 +177,7 @@ def spectral_curve(
         max_iterations: Illinois iterations per crossing.
         center: a real point inside the support (default: found from the evaluator).
     """
-    if isinstance(n_angles, bool) or not isinstance(n_angles, int) or n_angles < 4:
-        raise ParameterError(expected("an integer number of angles >= 4", "n_angles", n_angles))
+    n_angles = check_integer(n_angles, "n_angles", 4)
     half = (n_angles + 1) // 2
     # angles avoid the real axis, where a finite sample puts the poles of L
     upper = np.pi * (np.arange(half) + 0.5) / half

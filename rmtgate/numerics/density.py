@@ -20,6 +20,7 @@ from rmtgate.numerics.curves import spectral_curve
 from rmtgate.numerics.dyson_coefficients import Atom, DysonCoefficients, DysonTerms, chunk_size, coefficients
 from rmtgate.numerics.dyson_solver import Solution, gauge_system, solve
 from rmtgate.numerics.samples import LocalSample
+from rmtgate.validation import check_integer
 
 
 @dataclass(frozen=True)
@@ -189,8 +190,7 @@ def density_grid(
     column without any solved neighbour is cold-started.  Cell centres never lie on the real
     axis when ``extent`` is symmetric and ``grid`` even (finite samples have poles there).
     """
-    if isinstance(grid, bool) or not isinstance(grid, int) or grid < 2:
-        raise ParameterError(expected("an integer grid >= 2", "grid", grid))
+    grid = check_integer(grid, "grid", 2)
     co = as_coefficients(bnd_or_co, sample, params)
     start = time.perf_counter()
     xmin, xmax, ymin, ymax = extent if extent is not None else auto_extent(co)

@@ -343,8 +343,7 @@ class MpmathEvaluator(DirectEvaluator):
     backend = "mpmath"
 
     def __init__(self, bnd: Boundary, sample: LocalSample, params: Mapping[str, Any], *, dps: int = 30) -> None:
-        if not isinstance(dps, int) or isinstance(dps, bool) or dps < 15:
-            raise ParameterError(expected("an integer precision dps >= 15", "dps", dps))
+        dps = check_integer(dps, "dps", 15)
         self.dps = dps
         super().__init__(bnd, sample, params)
 

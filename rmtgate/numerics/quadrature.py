@@ -31,7 +31,7 @@ import mpmath
 import numpy as np
 
 from rmtgate.errors import ParameterError, expected
-from rmtgate.validation import check_nonnegative
+from rmtgate.validation import check_integer, check_nonnegative
 
 #: half-width of the integration window in standard deviations (Gaussian tail 2.3e-19)
 TAIL = 9.0
@@ -44,8 +44,7 @@ ND_BUDGET = 1_500_000
 @lru_cache(maxsize=64)
 def hermite_rule(n: int) -> tuple[np.ndarray, np.ndarray]:
     """Probabilists' Gauss–Hermite nodes and weights for ``x ~ N(0, 1)`` (weights sum to 1)."""
-    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-        raise ParameterError(expected("a positive integer number of nodes", "n", n))
+    n = check_integer(n, "n", 1)
     x, w = np.polynomial.hermite_e.hermegauss(n)
     w = w / math.sqrt(2.0 * math.pi)
     x.setflags(write=False)

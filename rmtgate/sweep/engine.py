@@ -15,10 +15,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from rmtgate.errors import ParameterError, expected
 from rmtgate.sweep.grid import SweepSpec
 from rmtgate.sweep.quantities import PointResult, evaluate_point
 from rmtgate.sweep.store import SweepStore
+from rmtgate.validation import check_integer
 
 #: ``callback(finished, total, result)`` after each stored point (``result`` None for the initial call)
 Progress = Callable[[int, int, PointResult | None], None]
@@ -53,8 +53,8 @@ def run_sweep(
     """
     import xarray as xr
 
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 0):
-        raise ParameterError(expected("a non-negative number of workers", "workers", workers))
+    if workers is not None:
+        workers = check_integer(workers, "workers", 0)
     store = SweepStore(path, spec)
     done = store.done()
     missing = [(i, where, params) for i, where, params in spec.points() if not done[where]]

@@ -237,12 +237,17 @@ def mutation_report(
     backend: str = "numpy",
     seed: int = 11,
     only: Sequence[str] | None = None,
+    scenarios: Sequence[Scenario] | None = None,
+    N: int | None = None,
     progress: Callable[[int, int, str], None] | None = None,
 ) -> dict[str, Any]:
-    """Run every scenario of ``profile``; the JSON-able report with the mutation score."""
+    """Run every scenario of ``profile`` (or the given ``scenarios``, e.g. a user's architecture,
+    at the profile's sizes or ``N``); the JSON-able report with the mutation score."""
     if profile not in PROFILES:
         raise ParameterError(expected(f"one of {sorted(PROFILES)}", "profile", profile))
-    scenarios, N, networks, n_angles = PROFILES[profile]
+    default_scenarios, default_N, networks, n_angles = PROFILES[profile]
+    scenarios = tuple(default_scenarios if scenarios is None else scenarios)
+    N = default_N if N is None else N
     if only:
         unknown = [o for o in only if not any(s.name.startswith(o) for s in scenarios)]
         if unknown:
