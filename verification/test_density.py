@@ -78,25 +78,15 @@ def test_kolmogorov_distance_shrinks_with_N() -> None:
     assert slope < -0.2  # 1/√N noise gives −0.5; a bias floor would flatten it towards 0
 
 
-def _erfc_fit(a_z: np.ndarray, mass: np.ndarray) -> tuple[float, float]:
-    from scipy.optimize import curve_fit
-    from scipy.special import erfc
-
-    (c1, c2), _ = curve_fit(lambda a, c1, c2: c1 * erfc(c2 / a), a_z, mass, p0=(0.5, 5.0), maxfev=20000)
-    return float(c1), float(c2)
-
-
 @pytest.mark.slow
 def test_fig1f_slow_mode_mass_grows_with_a_z_like_erfc() -> None:
     """[G] Fig. 1f: P(|λ − 1| < 0.05) vs a_z (a_r = 0, a_h = 3), theory vs simulation, erfc fit (eqs. 100-112)."""
+    from rmtgate.verification.slow_modes import slow_mode_mass
+
     a_z = np.array([1.0, 3.0, 10.0, 30.0, 100.0])
-    theory, simulated = [], []
-    for a in a_z:
-        d = _distances("gru", {"a_h": 3.0, "a_z": float(a), "a_r": 0.0}, 400)
-        theory.append(d["fraction_near_one_theory"])
-        simulated.append(d["fraction_near_one_simulated"])
-    theory, simulated = np.array(theory), np.array(simulated)
-    c1, c2 = _erfc_fit(a_z, theory)
+    data = slow_mode_mass(a_z, radius=0.05, N=400, steps=400, seed=0)  # what `reproduce g-fig1f` draws
+    theory, simulated = np.array(data["theory"]), np.array(data["simulated"])
+    c1, c2 = data["erfc_fit"]["c1"], data["erfc_fit"]["c2"]
     print("a_z", a_z, "theory", theory, "simulated", simulated, "erfc fit", c1, c2)
     assert np.all(np.diff(theory) > 0)
     # binomial noise of a fraction p of n = 400 eigenvalues: 3 sqrt(p/n) + finite-N smear of the edge

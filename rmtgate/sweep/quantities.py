@@ -125,9 +125,8 @@ class _Point:
             return float(np.mean(per_network)), _standard_error(per_network)
         # the mass of the theory's eigenvalue density (atoms included) within `near` of λ = 1
         from rmtgate.numerics.density_masses import fraction_in_disk
-        from rmtgate.symbolic.derive import derive
 
-        fraction = fraction_in_disk(derive(self.arch), self.sample, self.params, center=1.0, radius=near)
+        fraction = fraction_in_disk(self.boundary, self.sample, self.params, center=1.0, radius=near)
         return float(fraction), math.nan
 
     def stable_fixed_points(self) -> tuple[float, float]:

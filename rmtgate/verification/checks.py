@@ -129,11 +129,11 @@ def _dmft_curve(name: str, params: dict[str, float], tolerance: float) -> Callab
     """Pure theory: the curve from steady-state DMFT samples, against simulated eigenvalues."""
 
     def run(profile: str, backend: str) -> Outcome:
-        from rmtgate.mft.dmft import steady_state
+        from rmtgate.mft.dmft import steady_state_sample
 
         n = _size(profile, 1000, 2000)
         arch = builtin(name)
-        sample = steady_state(arch, params, seed=1).local_sample(4000, 1)
+        sample = steady_state_sample(arch, params, seed=1)
         comparison = compare_with_simulation(
             arch, params, N=n, steps=300, seed=11, ensemble=3, state=sample, n_angles=360, backend=backend
         )
