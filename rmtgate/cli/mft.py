@@ -25,7 +25,9 @@ def _cmd_mft(args: argparse.Namespace) -> int:
     if args.steady_state:
         if not args.quiet:
             print("solving steady-state DMFT ...", file=sys.stderr)
-        result = steady_state(arch, params, trajectories=args.trajectories, steps=args.steps, seed=args.seed)
+        result = steady_state(
+            arch, params, trajectories=args.trajectories, steps=args.steps, lags=args.lags, seed=args.seed
+        )
         payload: dict[str, Any] = {"architecture": arch.name, "parameters": result.parameters}
         payload.update(result.summary())
         if args.json:
@@ -67,6 +69,12 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--trajectories", type=int, default=1000, help="DMFT Monte Carlo paths")
     p.add_argument("--steps", type=int, default=400, help="DMFT stationary steps per path")
+    p.add_argument(
+        "--lags",
+        type=int,
+        default=64,
+        help="DMFT memory window in steps (at most steps/2); a window the dynamics outlast is refused",
+    )
     p.add_argument("--seed", type=int, default=0, help="DMFT random seed")
     p.add_argument("--quiet", action="store_true", help="no progress messages on stderr")
     p.set_defaults(handler=_cmd_mft)

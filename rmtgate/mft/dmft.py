@@ -7,6 +7,9 @@ closed difference equations [G 50-51] as a cross-check.
 
 :class:`SteadyState` carries the self-consistent correlation functions and draws joint
 one-time samples of the local variables, the input the boundary evaluators average over.
+
+Why this module is long: the runner, the iteration and the check that the memory window
+covers the dynamics share the path arrays of one solve; split, each would re-derive them.
 """
 
 from __future__ import annotations
@@ -266,6 +269,7 @@ def steady_state(
     max_iter: int = 100,
     seed: int | np.random.Generator = 0,
     initial: Mapping[str, np.ndarray] | None = None,
+    window_tol: float = 0.1,
 ) -> SteadyState:
     """Solve the steady-state DMFT of ``arch`` by damped Monte Carlo iteration.
 
@@ -289,15 +293,22 @@ def steady_state(
         max_iter: iterations before :class:`~rmtgate.errors.ConvergenceError`.
         seed: seed of the Gaussian draws (reused in every iteration).
         initial: starting input autocovariances by name (default: from the fixed point).
+        window_tol: how much of the part of ``C(0)`` that has decorrelated the state
+            autocovariance may still lose over the second half of the window; beyond it the
+            memory is truncated and :class:`ConvergenceError` says so.
 
     Returns:
         A :class:`SteadyState`; ``summary()`` has ``iterations``, ``residual`` and the
         covariances, ``local_sample(n, seed)`` draws the one-time local variables.
 
     Raises:
-        ConvergenceError: no convergence within ``max_iter`` (with ``residual``, ``iterations``).
+        ConvergenceError: no convergence within ``max_iter`` (with ``residual``, ``iterations``),
+            or the autocovariance still decaying at the end of the window (slow dynamics:
+            everything beyond ``lags`` would be treated as static, a biased answer).
     """
     values = resolve_parameters(arch, params)
+    if not 0 < window_tol < 1:
+        raise ParameterError(expected("a window tolerance in (0, 1)", "window_tol", window_tol))
     trajectories = check_integer(trajectories, "trajectories", 2)
     steps = check_integer(steps, "steps", 8)
     burn_in = check_integer(burn_in, "burn_in", 0)
@@ -333,6 +344,7 @@ def steady_state(
         if residual < tol:
             covs = measured
             states = {s.name: _autocovariance(record["states"][i], lags) for i, s in enumerate(arch.local_form.state)}
+            _check_window(arch, record["states"], window_tol, iteration, lags)
             field_cov = {}
             for k, fld in enumerate(arch.local_form.fields):
                 field_cov[fld.symbol.name] = runner.scales[k] ** 2 * covs[system.moments[system.field_moment[k]].name]
@@ -354,6 +366,45 @@ def steady_state(
     raise ConvergenceError(
         f"steady-state DMFT of {arch.name} did not reach max|ΔC| < {tol}", residual=residual, iterations=max_iter
     )
+
+
+def _check_window(arch: Architecture, paths: np.ndarray, window_tol: float, iterations: int, lags: int) -> None:
+    """Refuse a truncated memory: the state autocovariance must have levelled off inside the window.
+
+    The fall between the block means over ``[K/2, 3K/4)`` and ``[3K/4, K)`` may be at most
+    ``window_tol`` times the part of ``C(0)`` that has decorrelated at all (``C(0) − C(K)``):
+    a larger fall means the process decorrelates on timescales beyond ``K`` (large
+    update/forget gains), which the fixed window would treat as static.  Measured relative to
+    the decorrelated part, it also catches the self-consistent trap where the truncated memory
+    freezes most of the variance (GRU ``a_z = 10``: C_h falls only 1.6 % of C(0) over the last
+    half-window, but a sixth of what decorrelated at all).  A fall is refused only if it also
+    exceeds 0.5 % of C(0) and three standard errors across ten independent groups of paths,
+    so that few paths do not raise on noise.
+    """
+    K = lags
+    for name, states in zip([s.name for s in arch.local_form.state], paths, strict=True):
+        groups = np.array_split(states, 10, axis=0)
+        falls, decorrelated = [], []
+        for group in groups:
+            cov = _autocovariance(group, lags)
+            c0 = float(cov[0])
+            if c0 <= 1e-12:
+                return
+            late = float(np.mean(cov[3 * K // 4 :]))
+            falls.append((float(np.mean(cov[K // 2 : 3 * K // 4])) - late) / c0)
+            decorrelated.append(max(c0 - late, 0.0) / c0)
+        fall, spread = float(np.mean(falls)), float(np.std(falls, ddof=1) / math.sqrt(len(falls)))
+        part = float(np.mean(decorrelated))
+        if fall > 3 * spread and fall > 0.005 and fall > window_tol * part:
+            raise ConvergenceError(
+                f"steady-state DMFT of {arch.name}: C_{name}(τ) is still decaying at the end of the "
+                f"{K}-lag window (it falls by {fall:.3g} ± {spread:.2g} of C(0) over lags {K // 2}..{K - 1}, while "
+                f"{part:.3g} of C(0) has decorrelated in all; allowed: window_tol={window_tol} of the "
+                f"decorrelated part); the dynamics are slower than the window, so the answer would be "
+                f"biased: raise lags (and steps ≥ 2·lags)",
+                residual=fall,
+                iterations=iterations,
+            )
 
 
 def steady_state_sample(
