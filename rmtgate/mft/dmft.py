@@ -383,16 +383,14 @@ def _check_window(arch: Architecture, paths: np.ndarray, window_tol: float, iter
     """
     K = lags
     for name, states in zip([s.name for s in arch.local_form.state], paths, strict=True):
-        groups = np.array_split(states, 10, axis=0)
-        falls, decorrelated = [], []
-        for group in groups:
-            cov = _autocovariance(group, lags)
-            c0 = float(cov[0])
-            if c0 <= 1e-12:
-                return
-            late = float(np.mean(cov[3 * K // 4 :]))
-            falls.append((float(np.mean(cov[K // 2 : 3 * K // 4])) - late) / c0)
-            decorrelated.append(max(c0 - late, 0.0) / c0)
+        covs = [_autocovariance(group, lags) for group in np.array_split(states, 10, axis=0)]
+        if min(float(cov[0]) for cov in covs) <= 1e-12:
+            continue  # a state at rest (zero fixed point): nothing to decorrelate
+        lates = [float(np.mean(cov[3 * K // 4 :])) for cov in covs]
+        falls = [
+            (float(np.mean(cov[K // 2 : 3 * K // 4])) - late) / cov[0] for cov, late in zip(covs, lates, strict=True)
+        ]
+        decorrelated = [max(cov[0] - late, 0.0) / cov[0] for cov, late in zip(covs, lates, strict=True)]
         fall, spread = float(np.mean(falls)), float(np.std(falls, ddof=1) / math.sqrt(len(falls)))
         part = float(np.mean(decorrelated))
         if fall > 3 * spread and fall > 0.005 and fall > window_tol * part:
