@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import mpmath
 import numpy as np
@@ -278,7 +279,8 @@ def test_dmft_matches_closed_equations_where_they_are_exact() -> None:
 def test_dmft_bound_g52_and_sample() -> None:
     p = {"a_h": 3.0, "a_r": 1.0, "a_z": 1.0}
     ss = steady_state(gru(), p, seed=3)
-    assert ss.residual < 1e-3
+    # converged to the tolerance or to the Monte Carlo noise of one evaluation, whichever is larger
+    assert 0 < ss.noise < 0.01 and ss.residual < max(1e-3, ss.noise)
     # [G 52]: C_h(0) <= C_phi(0) = E[tanh(y)^2], y ~ N(0, a_h^2 C_{rh}(0))
     c_phi = gauss(lambda x: math.tanh(x) ** 2, ss.field_covariances["eta_h"][0])
     assert ss.C_h0 <= c_phi
@@ -306,21 +308,80 @@ def test_dmft_errors() -> None:
 
 @pytest.mark.parametrize("a_z", [5.0, 10.0])
 def test_dmft_refuses_a_window_the_dynamics_outlast(a_z: float) -> None:
-    # issue 10: at a_z = 10 the 64-lag window used to return C_h0 = 0.305 against a simulated
-    # 0.35 (everything beyond the window treated as static).  C_h falls 8.7 % of C(0) over lags
-    # 32..63 at a_z = 5 (0.13 of what decorrelated); at a_z = 10 it falls 1.6 % of C(0) but that is a
-    # sixth of all that decorrelated (the truncated memory freezes the rest): both are refused
-    with pytest.raises(ConvergenceError, match="still decaying") as info:
-        steady_state(gru(), {"a_h": 3.0, "a_r": 1.0, "a_z": a_z}, seed=0)
+    # issue 10: at a_z = 10 a fixed 64-lag window used to return C_h0 = 0.305 against a simulated
+    # 0.35 (everything beyond the window treated as static).  C_h decorrelates over hundreds of
+    # steps there (simulated N = 2000: C_h(64) = 0.95 C_h(0)), so a fixed 64-lag window is refused:
+    # either C_h still falls over its second half, or less than half of C(0) has decorrelated
+    with pytest.raises(ConvergenceError, match="still decaying|decorrelates inside") as info:
+        steady_state(gru(), {"a_h": 3.0, "a_r": 1.0, "a_z": a_z}, lags=64, trajectories=1024, seed=0)
     assert info.value.residual > 0.005
 
 
 def test_dmft_window_check_passes_where_dynamics_are_fast() -> None:
-    # a_z = 1: C_h decorrelates within ~30 lags, so the 64-lag window is accepted (the falls over
-    # the last half-window are noise: measured 0.6 % of C(0) at seed 1; bound 1.5 %)
+    # a_z = 1: C_h decorrelates within ~30 lags, so the first 64-lag window is accepted (the falls
+    # over the last half-window are noise: measured 0.6 % of C(0) at seed 1; bound 1.5 %)
     ss = steady_state(gru(), {"a_h": 3.0, "a_r": 1.0, "a_z": 1.0}, seed=1)
     C = ss.C_states["h"]
     assert abs(np.mean(C[32:48]) - np.mean(C[48:])) < 0.015 * C[0]
+    assert len(ss.lags) == 64 and [s.accepted for s in ss.stages] == [True]
+    # correlation time: C_h decays on ~10 steps at a_z = 1 (measured 8.5-11.6 over seeds 0-3)
+    assert 3 < ss.correlation_time < 30
+
+
+def test_dmft_adaptive_window_follows_slow_gates() -> None:
+    # a_z = 5: C_h decorrelates over ~100 steps, so the first windows are refused and the window
+    # doubles; each later window starts from the last one's solution and burns in for 5 measured
+    # correlation times
+    ss = steady_state(gru(), {"a_h": 3.0, "a_r": 1.0, "a_z": 5.0}, trajectories=512, seed=0)
+    windows = [s.lags for s in ss.stages]
+    assert windows == [64 << k for k in range(len(windows))] and len(windows) >= 2
+    assert [s.accepted for s in ss.stages] == [False] * (len(windows) - 1) + [True]
+    assert all(s.refused_by is not None for s in ss.stages[:-1])
+    assert ss.burn_in >= 5 * ss.stages[-2].correlation_time
+    assert ss.correlation_time > 20  # a_z = 1 gives ~10
+
+
+def test_dmft_error_bar_is_the_spread_of_independent_replicas() -> None:
+    p = {"a_h": 3.0, "a_r": 1.0, "a_z": 1.0}
+    ss = steady_state(gru(), p, trajectories=1024, replicas=4, seed=2)
+    values = [r["h"] for r in ss.replica_C0]
+    assert len(values) == 4 and len(set(values)) == 4
+    assert ss.C_h0 == pytest.approx(np.mean(values), rel=1e-12)
+    assert ss.C_h0_error == pytest.approx(np.std(values, ddof=1) / 2, rel=1e-12)
+    summary = ss.summary()
+    assert summary["C_h0_error"] == ss.C_h0_error and summary["window"] == 64
+    assert {"correlation_time", "iterations", "residual", "stages", "replicas"} <= set(summary)
+    single = steady_state(gru(), p, trajectories=256, replicas=1, seed=2)
+    assert single.summary()["C_h0_error"] is None  # one replica: no error bar, null in JSON
+    with pytest.raises(ParameterError, match="replicas"):
+        steady_state(gru(), p, trajectories=8, replicas=5)
+
+
+@pytest.mark.parametrize(
+    ("arch", "params"),
+    [
+        (gru(), {"a_h": 3.0, "a_z": 2.0, "a_r": 1.0, "b_z": 0.5}),
+        (lstm(), {"a_h": 3.0, "a_f": 2.0, "a_i": 1.0, "a_o": 1.0, "b_f": 1.0}),
+    ],
+)
+def test_linear_recurrence_runner_is_the_step_by_step_update(arch: Any, params: dict[str, float]) -> None:
+    # the vectorized runner (coefficients on whole arrays, a two-operation loop over time) must be
+    # the same floating-point computation as the step-by-step update: same draws, same paths
+    from rmtgate.mft.single_site import SingleSiteRunner, dynamic_system
+    from rmtgate.numerics.parameters import resolve_parameters
+
+    system = dynamic_system(arch)
+    assert system.dyn_plan is not None and system.dyn_plan.linear == (0,)
+    values = resolve_parameters(arch, params)
+    covs = [{m.name: 0.3 * np.exp(-np.arange(32) / 6.0) for m in system.moments}] * 2
+    fast, slow = (
+        SingleSiteRunner(arch, values, 128, 64, 40, 7, replicas=2, stepwise=stepwise).run(covs, keep_locals=True)
+        for stepwise in (False, True)
+    )
+    np.testing.assert_allclose(fast["states"], slow["states"], rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(fast["inputs"], slow["inputs"], rtol=1e-13, atol=1e-15)
+    for name in slow["locals"]:
+        np.testing.assert_allclose(fast["locals"][name], slow["locals"][name], rtol=1e-13, atol=1e-15)
 
 
 def simulate_gru_C0(p: dict[str, float], N: int, steps: int, burn: int, seed: int) -> float:
@@ -382,3 +443,20 @@ def test_lstm_steady_state_spectrum_at_large_forget_and_output_gains() -> None:
     sample = steady_state_sample(lstm(), params, seed=0)
     _, curve = theory(lstm(), sample, params, n_angles=90)
     assert curve.spectral_radius == pytest.approx(1.318, rel=0.04)
+
+
+@pytest.mark.slow
+def test_dmft_slow_gates_match_simulation() -> None:
+    # issue 10, GRU a_h = 3, a_z = 10, a_r = 1.  Reference: one N = 2000 network, h² averaged over
+    # neurons and steps 2000..20000 (≈ 20 correlation times of ≈ 850 steps) gave 0.3545; block
+    # means over steps 3000-6000 / 6000-10000 / 10000-20000: 0.346 / 0.355 / 0.359, so ±1.5 % is
+    # the simulation's own spread.  The adaptive DMFT (default settings, ~90 s) measured
+    # 0.3580 ± 0.0043.  Tolerance 3 % (the issue's), checked against a fresh shorter simulation.
+    from rmtgate.simulation.simulate import simulate
+
+    p = {"a_h": 3.0, "a_r": 1.0, "a_z": 10.0}
+    ss = steady_state(gru(), p, seed=0)
+    assert len(ss.lags) >= 1024 and ss.correlation_time > 200
+    run = simulate(gru(), p, N=2000, steps=8000, transient=3000, seed=1, record=["h"])
+    sim = float(np.mean(np.asarray(run.traces["h"]) ** 2))
+    assert ss.C_h0 == pytest.approx(sim, rel=0.03)

@@ -26,14 +26,26 @@ def _cmd_mft(args: argparse.Namespace) -> int:
         if not args.quiet:
             print("solving steady-state DMFT ...", file=sys.stderr)
         result = steady_state(
-            arch, params, trajectories=args.trajectories, steps=args.steps, lags=args.lags, seed=args.seed
+            arch,
+            params,
+            trajectories=args.trajectories,
+            replicas=args.replicas,
+            steps=args.steps,
+            lags=args.lags,
+            max_lags=args.max_lags,
+            seed=args.seed,
         )
         payload: dict[str, Any] = {"architecture": arch.name, "parameters": result.parameters}
         payload.update(result.summary())
         if args.json:
             emit_json(payload)
         else:
-            print(f"{arch.name}: steady-state C0 = {result.C0} after {result.iterations} iterations")
+            errors = result.C0_error
+            moments = ", ".join(f"C_{k}(0) = {v:.5g} ± {errors[k]:.2g}" for k, v in result.C0.items())
+            print(
+                f"{arch.name}: steady state {moments} ({result.replicas} replicas); window {len(result.lags)} lags, "
+                f"correlation time {result.correlation_time:.3g} steps, {result.iterations} iterations"
+            )
         return 0
     solutions = fixed_points(arch, params, dps=args.dps)
     rows = []
@@ -67,14 +79,24 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--dps", type=int, default=None, help=f"refine fixed points with mpmath at this many digits (15-{MAX_DPS})"
     )
-    p.add_argument("--trajectories", type=int, default=1000, help="DMFT Monte Carlo paths")
-    p.add_argument("--steps", type=int, default=400, help="DMFT stationary steps per path")
+    p.add_argument("--trajectories", type=int, default=2048, help="DMFT Monte Carlo paths, all replicas together")
+    p.add_argument(
+        "--replicas",
+        type=int,
+        default=4,
+        help="independent self-consistent DMFT solutions (their spread: the error bar)",
+    )
+    p.add_argument(
+        "--steps", type=int, default=None, help="DMFT stationary steps per path (default: 4 x window, at least 512)"
+    )
     p.add_argument(
         "--lags",
         type=int,
-        default=64,
-        help="DMFT memory window in steps (at most steps/2); a window the dynamics outlast is refused",
+        default=None,
+        help="fixed DMFT memory window in steps (at most steps/2; a window the dynamics outlast is refused); "
+        "default: doubled from 64 until the correlation function levels off",
     )
+    p.add_argument("--max-lags", type=int, default=8192, help="largest adaptive DMFT window before giving up")
     p.add_argument("--seed", type=int, default=0, help="DMFT random seed")
     p.add_argument("--quiet", action="store_true", help="no progress messages on stderr")
     p.set_defaults(handler=_cmd_mft)

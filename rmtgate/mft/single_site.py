@@ -1,0 +1,305 @@
+"""Monte Carlo of the single-site process of the DMFT (the map that :mod:`rmtgate.mft.dmft` iterates).
+
+Given the input autocovariances ``C_{u_j}(τ)``, :class:`SingleSiteRunner` draws stationary
+Gaussian field paths by circulant embedding, runs the local update ``s_t = F(s_{t-1}, η_t)``
+along them and returns the inputs ``u_j`` and states it produced.
+
+The local update of the gated architectures is a *linear recurrence* driven by the fields:
+the GRU's ``h_t = z_t h_{t-1} + (1 − z_t) φ_t`` and the LSTM's ``c_t = f_t c_{t-1} + i_t g_t``
+have coefficients that depend on the fields only, and the LSTM's ``h_t = o_t tanh(c_t)``
+is a function of the fields and of ``c_{t-1}``.  :func:`recurrence_plan` detects that
+structure symbolically; the runner then evaluates every nonlinearity once on whole
+``(time, path)`` arrays and loops over time only for the two operations of the recurrence.
+That is what makes memory windows of thousands of steps affordable (the slow regime of
+large update/forget gains); an update that is not of that form runs step by step.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import sympy
+
+from rmtgate.mft.system import FixedPointSystem, fixed_point_system
+from rmtgate.numerics.compile import lambdify_local
+from rmtgate.symbolic.architecture import Architecture
+
+# ============================================================================ Gaussian paths
+
+
+def fft_length(n_steps: int) -> int:
+    """FFT length of the circulant embedding for ``n_steps`` samples."""
+    return 1 << max(4, math.ceil(math.log2(2 * n_steps)))
+
+
+def _taper(n: int) -> np.ndarray:
+    """Cosine taper on the last quarter of ``n`` lags (keeps the embedded covariance smooth)."""
+    w = np.ones(n)
+    q = max(1, n // 4)
+    w[n - q :] = 0.5 * (1 + np.cos(np.pi * (np.arange(q) + 1) / q))
+    return w
+
+
+def split_static(cov: np.ndarray) -> tuple[float, np.ndarray]:
+    """``cov(τ) = c_∞ + c̃(τ)``: ``c_∞`` is the mean over the last quarter of lags, clipped to ``[0, cov(0)]``."""
+    q = max(1, len(cov) // 4)
+    static = float(np.clip(np.mean(cov[-q:]), 0.0, max(cov[0], 0.0)))
+    return static, (cov - static) * _taper(len(cov))
+
+
+def gaussian_paths(cov: np.ndarray, normals: np.ndarray, static_normals: np.ndarray, n_steps: int) -> np.ndarray:
+    """Paths ``(n_steps, M)`` of a stationary Gaussian process with autocovariance ``cov(τ)``.
+
+    Circulant embedding of the fluctuating part (negative eigenvalues clipped) plus a static
+    Gaussian of variance ``c_∞`` per path.  ``normals`` is complex ``(M/2, P)``; the real
+    and imaginary parts of one FFT are two independent paths.  The draws are fixed across
+    iterations (common random numbers).
+    """
+    M = static_normals.shape[0]
+    if not np.any(cov):
+        return np.zeros((n_steps, M))
+    static, fluct = split_static(cov)
+    size = normals.shape[1]
+    row = np.zeros(size)
+    lags = min(len(fluct), size // 2)
+    row[:lags] = fluct[:lags]
+    row[size - lags + 1 :] = fluct[1:lags][::-1]
+    eig = np.clip(np.fft.rfft(row).real, 0.0, None)
+    amplitude = np.sqrt(np.concatenate([eig, eig[1:-1][::-1]]) / size)
+    both = np.fft.fft(amplitude[None, :] * normals, axis=1)[:, :n_steps]
+    paths = np.empty((n_steps, M))
+    half = both.shape[0]
+    paths[:, :half] = both.real.T
+    paths[:, half:] = both.imag.T[:, : M - half]
+    paths += math.sqrt(static) * static_normals[None, :]
+    return paths
+
+
+def autocovariance(x: np.ndarray, lags: int) -> np.ndarray:
+    """``mean_{t,m} x[t,m] x[t+τ,m]`` for ``τ < lags`` and every column ``m`` (shape ``(lags, M)``).
+
+    Unbiased in the number of pairs; ``x`` is ``(time, path)``.
+    """
+    n = x.shape[0]
+    size = 1 << math.ceil(math.log2(2 * n))
+    f = np.fft.rfft(x, n=size, axis=0)
+    acf = np.fft.irfft(f.real**2 + f.imag**2, n=size, axis=0)[:lags]
+    return acf / (n - np.arange(lags))[:, None]
+
+
+# ============================================================================ recurrence structure
+
+
+@dataclass(frozen=True)
+class RecurrencePlan:
+    """The local update as ``s_t = A(η_t) s_{t-1} + B(η_t)`` on the *linear* states, the rest after.
+
+    ``linear[i]`` indexes a state whose update is affine in the linear states with
+    coefficients free of every state; ``coefficients(*fields, *noise, *params)`` returns the
+    flattened ``A`` (row-major over ``linear``) followed by ``B``.  Every other state is
+    updated by ``new_state`` as a function of the fields and the *previous* linear states,
+    so it needs no loop.
+    """
+
+    linear: tuple[int, ...]
+    coefficients: Callable[..., Any]
+    sources: tuple[sympy.Expr, ...]
+
+
+def recurrence_plan(arch: Architecture, system: FixedPointSystem) -> RecurrencePlan | None:
+    """Detect the linear-recurrence structure of ``arch``'s local update, or None."""
+    form = arch.local_form
+    states = list(form.state)
+    new_state = [e.xreplace(system.noise_subs) for e in form.new_state]
+    gradients = [[sympy.diff(expr, s) for s in states] for expr in new_state]
+    linear = {i for i in range(len(states)) if all(not (g.free_symbols & set(states)) for g in gradients[i])}
+    while True:  # a linear state may depend on linear states only
+        drop = {i for i in linear if any(gradients[i][j] != 0 for j in range(len(states)) if j not in linear)}
+        if not drop:
+            break
+        linear -= drop
+    for i in range(len(states)):
+        if i not in linear and any(gradients[i][j] != 0 for j in range(len(states)) if j not in linear):
+            return None  # a nonlinear recurrence: step by step
+    order = tuple(sorted(linear))
+    zero = {states[j]: 0 for j in order}
+    entries = [gradients[i][j] for i in order for j in order] + [new_state[i].xreplace(zero) for i in order]
+    args = (*form.field_symbols, *system.noise, *system.params)
+    return RecurrencePlan(order, lambdify_local(args, tuple(entries)), tuple(entries))
+
+
+# ============================================================================ the runner
+
+
+def dynamic_system(arch: Architecture) -> FixedPointSystem:
+    """The :class:`FixedPointSystem` of ``arch`` with compiled single-site step functions."""
+    system = fixed_point_system(arch)
+    if not hasattr(system, "dyn_step"):
+        form = arch.local_form
+        args = (*form.state, *form.field_symbols, *system.noise, *system.params)
+        subs = system.noise_subs
+        system.dyn_step = lambdify_local(args, tuple(e.xreplace(subs) for e in form.new_state))  # type: ignore[attr-defined]
+        system.dyn_inputs = tuple(lambdify_local(args, m.input.xreplace(subs)) for m in system.moments)  # type: ignore[attr-defined]
+        system.dyn_plan = recurrence_plan(arch, system)  # type: ignore[attr-defined]
+    return system
+
+
+def _full(value: Any, shape: tuple[int, ...]) -> np.ndarray:
+    return np.broadcast_to(np.asarray(value, dtype=float), shape)
+
+
+class SingleSiteRunner:
+    """Monte Carlo of the single-site process for given input autocovariances.
+
+    ``trajectories`` paths, split into ``replicas`` independent groups: each group is driven
+    by its own covariances (``run`` takes one mapping per replica), so that independent
+    self-consistent solutions, and with them an honest Monte Carlo error bar, come out of
+    one vectorized pass.
+    """
+
+    def __init__(
+        self,
+        arch: Architecture,
+        params: Mapping[str, float],
+        steps: int,
+        burn_in: int,
+        trajectories: int,
+        seed: int | np.random.Generator,
+        *,
+        replicas: int = 1,
+        stepwise: bool = False,
+    ):
+        system = dynamic_system(arch)
+        self.arch, self.system, self.params = arch, system, dict(params)
+        self.steps, self.burn_in, self.replicas = steps, burn_in, replicas
+        self.per_replica = 2 * math.ceil(trajectories / (2 * replicas))
+        self.M = self.per_replica * replicas
+        self.n_t = steps + burn_in
+        self.plan = None if stepwise else system.dyn_plan
+        rng = np.random.default_rng(seed)
+        form = arch.local_form
+        self.input_names = [m.name for m in system.moments]
+        P = fft_length(self.n_t)
+        half = self.M // 2
+        self.normals = {
+            f.symbol.name: rng.standard_normal((half, P)) + 1j * rng.standard_normal((half, P)) for f in form.fields
+        }
+        self.static_normals = {f.symbol.name: rng.standard_normal(self.M) for f in form.fields}
+        noise_std = system._noise_stds(self.params)
+        self.noise = {eps.name: rng.standard_normal(self.M) * noise_std[eps] for eps in system.noise}
+        self.initial = [rng.standard_normal(self.M) * 0.5 for _ in form.state]
+        self.scales = system.scales(self.params)
+        self.pvals = system._pvals(self.params)
+
+    def replica_slice(self, r: int) -> slice:
+        return slice(r * self.per_replica, (r + 1) * self.per_replica)
+
+    def field_paths(self, covs: Sequence[Mapping[str, np.ndarray]]) -> list[np.ndarray]:
+        """Field paths ``(n_t, M)``, replica ``r`` driven by ``covs[r]``."""
+        system, form = self.system, self.arch.local_form
+        out = []
+        for k, fld in enumerate(form.fields):
+            name = fld.symbol.name
+            paths = np.empty((self.n_t, self.M))
+            h = self.per_replica // 2
+            for r, cov in enumerate(covs):
+                scaled = self.scales[k] ** 2 * np.asarray(cov[system.moments[system.field_moment[k]].name])
+                rows = slice(r * h, (r + 1) * h)
+                paths[:, self.replica_slice(r)] = gaussian_paths(
+                    scaled, self.normals[name][rows], self.static_normals[name][self.replica_slice(r)], self.n_t
+                )
+            out.append(paths)
+        return out
+
+    def run(self, covs: Sequence[Mapping[str, np.ndarray]], keep_locals: bool = False) -> dict[str, Any]:
+        """Paths for the replicas' covariances: ``inputs (n_in, steps, M)``, ``states (n_s, steps, M)``.
+
+        ``states[:, t]`` is the state after step ``burn_in + t``; ``inputs[:, t]`` the
+        presynaptic vectors of that step (computed from the state before it).  With
+        ``keep_locals``, ``locals`` holds the one-time local variables of every stationary
+        step (previous state, fields, bias noise).
+        """
+        if len(covs) != self.replicas:
+            raise ValueError(f"expected {self.replicas} covariance sets, got {len(covs)}")
+        eta = self.field_paths(covs)
+        noise = [v[None, :] for v in self.noise.values()]
+        if self.plan is None:
+            previous, states = self._stepwise(eta, noise)
+        else:
+            previous, states = self._linear(eta, noise)
+        shape = (self.steps, self.M)
+        tail = [e[self.burn_in :] for e in eta]
+        args = (*previous, *tail, *noise, *self.pvals)
+        inputs = np.stack([_full(fn(*args), shape) for fn in self.system.dyn_inputs])
+        out: dict[str, Any] = {"inputs": inputs, "states": states}
+        if keep_locals:
+            form = self.arch.local_form
+            loc = {s.name: p for s, p in zip(form.state, previous, strict=True)}
+            loc.update({f.symbol.name: e for f, e in zip(form.fields, tail, strict=True)})
+            loc.update({name: _full(v, shape) for name, v in zip(self.noise, noise, strict=True)})
+            out["locals"] = loc
+        return out
+
+    def _linear(self, eta: list[np.ndarray], noise: list[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray]:
+        plan = self.plan
+        assert plan is not None
+        n_s, d = len(self.initial), len(plan.linear)
+        entries = plan.coefficients(*eta, *noise, *self.pvals)
+        shape = (self.n_t, self.M)
+        A = [[_full(entries[i * d + j], shape) for j in range(d)] for i in range(d)]
+        B = [_full(entries[d * d + i], shape) for i in range(d)]
+        # previous values of the linear states: index t holds the state before step t
+        lin_prev = np.empty((d, self.n_t + 1, self.M))
+        for i, j in enumerate(plan.linear):
+            lin_prev[i, 0] = self.initial[j]
+        if d == 1:
+            a, b, x = A[0][0], B[0], lin_prev[0]
+            row = x[0].copy()
+            for t in range(self.n_t):
+                row *= a[t]
+                row += b[t]
+                x[t + 1] = row
+        else:
+            for t in range(self.n_t):
+                for i in range(d):
+                    lin_prev[i, t + 1] = B[i][t] + sum(A[i][j][t] * lin_prev[j, t] for j in range(d))
+        burn = self.burn_in
+        stationary = (self.steps, self.M)
+        previous: list[np.ndarray] = []
+        states = np.empty((n_s, *stationary))
+        others = [i for i in range(n_s) if i not in plan.linear]
+        prev_full: dict[int, np.ndarray] = {j: lin_prev[i, :-1] for i, j in enumerate(plan.linear)}
+        new_full: dict[int, np.ndarray] = {j: lin_prev[i, 1:] for i, j in enumerate(plan.linear)}
+        if others:
+            # the other states are functions of the fields and the previous linear states
+            dummy = [prev_full.get(i, np.zeros(shape)) for i in range(n_s)]
+            new = self.system.dyn_step(*dummy, *eta, *noise, *self.pvals)
+            for i in others:
+                value = _full(new[i], shape)
+                new_full[i] = value
+                prev_full[i] = np.concatenate([np.broadcast_to(self.initial[i], (1, self.M)), value[:-1]])
+        for i in range(n_s):
+            previous.append(prev_full[i][burn:])
+            states[i] = new_full[i][burn:]
+        return previous, states
+
+    def _stepwise(self, eta: list[np.ndarray], noise: list[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray]:
+        n_s = len(self.initial)
+        stationary = (self.steps, self.M)
+        previous = [np.empty(stationary) for _ in range(n_s)]
+        states = np.empty((n_s, *stationary))
+        state = [s.copy() for s in self.initial]
+        for t in range(self.n_t):
+            if t >= self.burn_in:
+                for i in range(n_s):
+                    previous[i][t - self.burn_in] = state[i]
+            new = self.system.dyn_step(*state, *(e[t] for e in eta), *(v[0] for v in noise), *self.pvals)
+            state = [_full(v, (self.M,)).copy() for v in new]
+            if t >= self.burn_in:
+                for i in range(n_s):
+                    states[i, t - self.burn_in] = state[i]
+        return previous, states
