@@ -42,9 +42,6 @@ if TYPE_CHECKING:
 FIRST_WINDOW = 64
 """Lags of the first window of an adaptive solve (doubled until the memory fits)."""
 
-NOISE_FLOOR = 1.0
-"""Iterations stop once the residual is below this many Monte Carlo standard errors of the map."""
-
 MIN_STEPS = 512
 """Fewest stationary steps per path of an adaptive solve (short windows are cheap; their noise is not)."""
 
@@ -326,7 +323,7 @@ def _iterate(
         measured = [{name: measured_by_name[name][r] for name in names} for r in range(runner.replicas)]
         residual = max(float(np.max(np.abs(m[n] - c[n]))) for m, c in zip(measured, covs, strict=True) for n in c)
         history.append(residual)
-        if residual < max(tol, NOISE_FLOOR * noise):
+        if residual < max(tol, noise):
             state_names = [s.name for s in runner.arch.local_form.state]
             per_state = {
                 s: _replica_autocovariances(runner, record["states"][i], lags)[0] for i, s in enumerate(state_names)
