@@ -109,7 +109,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--N", type=int, default=256)
     parser.add_argument("--batch-size", type=int, default=100)
-    parser.add_argument("--batches", type=int, default=5)
+    parser.add_argument("--batches", type=int, default=10)
     parser.add_argument("--torch-python", default=None, help="python of a venv with torch (the reference)")
     parser.add_argument("--torch-worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
