@@ -22,6 +22,7 @@ re-derive them (the path simulation itself lives in :mod:`rmtgate.mft.single_sit
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -46,6 +47,13 @@ MIN_STEPS = 512
 """Fewest stationary steps per path of an adaptive solve (short windows are cheap; their noise is not)."""
 
 MIN_DECORRELATED = 0.05
+#: a window that passes its check is confirmed by the next (twice as long) one only if the
+#: correlation time grows by less than this factor and C_h0 moves by less than CONFIRM_TOL
+#: (relative) or twice the combined error bar: a window too short for the dynamics can hold a
+#: self-consistent but truncated solution (GRU a_z = 10 at 64 lags: τ_c = 22, C_h0 = 0.307,
+#: while the network has τ_c ≈ 850 and C_h0 = 0.355) that passes every check made inside it
+CONFIRM_GROWTH = 1.5
+CONFIRM_TOL = 0.02
 """Part of ``C(0)`` that must decorrelate inside the window when every fixed point is unstable.
 
 Small on purpose: a static part is legitimate (per-neuron biases, quenched means: 72 % of
@@ -59,7 +67,9 @@ class WindowStage:
 
     ``refused_by`` is the measured quantity that refused the window (the fall of the
     autocovariance over its second half, or the part of ``C(0)`` that decorrelated), None if
-    it was accepted.
+    it passed that check.  ``agrees_with_previous`` says whether this window confirmed the one
+    before it (both passed, same correlation time and ``C_h0``; see :func:`_confirms`), None
+    where there was nothing to confirm.
     """
 
     lags: int
@@ -70,6 +80,8 @@ class WindowStage:
     refused_by: float | None
     correlation_time: float
     accepted: bool
+    C_h0_error: float = math.nan
+    agrees_with_previous: bool | None = None
 
 
 @dataclass
@@ -468,19 +480,23 @@ def steady_state(
         fall_error = _check_window(
             arch, solve.paths, window_tol, total_iterations, window, must_decorrelate=must_decorrelate
         )
-        stages.append(
-            WindowStage(
-                lags=window,
-                steps=n_steps,
-                burn_in=n_burn,
-                iterations=solve.iterations,
-                C_h0=float(mean_state[0]),
-                refused_by=None if fall_error is None else fall_error.residual,
-                correlation_time=tau,
-                accepted=fall_error is None,
-            )
+        replica_c0 = [float(r[first][0]) for r in solve.states]
+        stage = WindowStage(
+            lags=window,
+            steps=n_steps,
+            burn_in=n_burn,
+            iterations=solve.iterations,
+            C_h0=float(mean_state[0]),
+            refused_by=None if fall_error is None else fall_error.residual,
+            correlation_time=tau,
+            accepted=fall_error is None,
+            C_h0_error=_standard_error(replica_c0),
         )
-        if fall_error is None:
+        if stages and stages[-1].accepted and stage.accepted:
+            stage = dataclasses.replace(stage, agrees_with_previous=_confirms(stages[-1], stage))
+        stages.append(stage)
+        # a fixed window, or an adaptive one confirmed by its successor, ends the solve
+        if fall_error is None and (lags is not None or stage.agrees_with_previous):
             break
     if fall_error is not None:
         raise fall_error
@@ -510,6 +526,22 @@ def steady_state(
         stages=stages,
         noise=solve.noise,
     )
+
+
+def _standard_error(values: list[float]) -> float:
+    """Standard error of the mean of independent replicas (NaN for a single one)."""
+    if len(values) < 2:
+        return math.nan
+    return float(np.std(values, ddof=1) / math.sqrt(len(values)))
+
+
+def _confirms(previous: WindowStage, current: WindowStage) -> bool:
+    """Whether doubling the window left the solution unchanged (see :data:`CONFIRM_GROWTH`)."""
+    if not current.correlation_time <= CONFIRM_GROWTH * previous.correlation_time + 1.0:
+        return False
+    noise = 2.0 * math.hypot(previous.C_h0_error, current.C_h0_error)
+    allowed = max(CONFIRM_TOL * abs(current.C_h0), noise if math.isfinite(noise) else 0.0)
+    return abs(current.C_h0 - previous.C_h0) <= allowed
 
 
 def _check_window(
