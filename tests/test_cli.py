@@ -204,7 +204,7 @@ def test_npz_that_is_not_a_zip(capsys: pytest.CaptureFixture[str], tmp_path: Pat
 
 
 def test_progress_and_quiet(capsys: pytest.CaptureFixture[str]) -> None:
-    argv = ["mft", "gru", *GRU, "--steady-state", "--trajectories", "200", "--steps", "128", "--lags", "32", "--json"]
+    argv = ["mft", "gru", *GRU, "--steady-state", "--trajectories", "256", "--lags", "64", "--json"]
     code, out, err = _run(capsys, *argv)
     assert code == 0 and "solving steady-state DMFT" in err
     json.loads(out)

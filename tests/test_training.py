@@ -12,6 +12,8 @@ import pytest
 from rmtgate.cli.train import register as add_training_commands
 from rmtgate.errors import BackendUnavailable, ParameterError, RmtgateError
 from rmtgate.training.bptt import (
+    Adam,
+    GradientDescent,
     TrainingRun,
     forward,
     init_network,
@@ -179,3 +181,21 @@ def test_train_command_rejects_bad_parameters() -> None:
         args = _parser().parse_args(argv)
         with pytest.raises(ParameterError):
             args.handler(args)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "gd"])
+def test_optimizer_acts_on_the_papers_coordinates(optimizer: str) -> None:
+    # [S]'s code trains P = k θ (its wi = √N m and wo = w / N); with coordinates={name: k} the
+    # update of θ must be exactly the update of P (by the same optimizer without coordinates)
+    # divided by k.  Reference: the plain optimizer run on P = k θ with gradient ∂L/∂P = g / k.
+    rng = np.random.default_rng(0)
+    k = 8.0
+    theta = rng.standard_normal(5)
+    grads = [rng.standard_normal(5) * 10.0**e for e in (-3, 0, 2)]  # Adam is not scale-invariant at ε
+    make = (lambda **kw: Adam(0.01, **kw)) if optimizer == "adam" else (lambda **kw: GradientDescent(0.01, **kw))
+    ours, plain = make(coordinates={"m": k}), make()
+    params_theta, params_p = {"m": theta.copy()}, {"m": k * theta}
+    for g in grads:
+        ours.step(np, params_theta, {"m": g})
+        plain.step(np, params_p, {"m": g / k})
+    np.testing.assert_allclose(params_theta["m"], params_p["m"] / k, rtol=1e-13)

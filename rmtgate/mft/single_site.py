@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import scipy.fft
 import sympy
 
 from rmtgate.mft.system import FixedPointSystem, fixed_point_system
@@ -30,10 +31,21 @@ from rmtgate.symbolic.architecture import Architecture
 
 # ============================================================================ Gaussian paths
 
+#: threads per batched FFT (scipy.fft ``workers``): all cores; the transforms are most of a DMFT map
+FFT_WORKERS = -1
 
-def fft_length(n_steps: int) -> int:
-    """FFT length of the circulant embedding for ``n_steps`` samples."""
-    return 1 << max(4, math.ceil(math.log2(2 * n_steps)))
+
+def fft_length(n_steps: int, lags: int | None = None) -> int:
+    """Even FFT length for ``n_steps`` samples of a covariance that vanishes beyond ``lags`` lags.
+
+    The first ``n`` rows of a circulant of size ``P ≥ n + lags`` hold the covariance exactly
+    (no wrapped-around lag reaches a pair less than ``n`` apart), and a linear autocovariance
+    up to ``lags`` needs the same padding; ``P`` is the next length with small prime factors
+    (``scipy.fft.next_fast_len``), not the next power of two above ``2n`` (which was up to 2.4×
+    longer).  Without ``lags``: ``2 n``.
+    """
+    need = 2 * n_steps if lags is None else n_steps + lags
+    return 2 * scipy.fft.next_fast_len(max(8, -(-need // 2)))
 
 
 def _taper(n: int) -> np.ndarray:
@@ -68,9 +80,9 @@ def gaussian_paths(cov: np.ndarray, normals: np.ndarray, static_normals: np.ndar
     lags = min(len(fluct), size // 2)
     row[:lags] = fluct[:lags]
     row[size - lags + 1 :] = fluct[1:lags][::-1]
-    eig = np.clip(np.fft.rfft(row).real, 0.0, None)
+    eig = np.clip(scipy.fft.rfft(row).real, 0.0, None)
     amplitude = np.sqrt(np.concatenate([eig, eig[1:-1][::-1]]) / size)
-    both = np.fft.fft(amplitude[None, :] * normals, axis=1)[:, :n_steps]
+    both = scipy.fft.fft(amplitude[None, :] * normals, axis=1, overwrite_x=True, workers=FFT_WORKERS)[:, :n_steps]
     paths = np.empty((n_steps, M))
     half = both.shape[0]
     paths[:, :half] = both.real.T
@@ -85,9 +97,11 @@ def autocovariance(x: np.ndarray, lags: int) -> np.ndarray:
     Unbiased in the number of pairs; ``x`` is ``(time, path)``.
     """
     n = x.shape[0]
-    size = 1 << math.ceil(math.log2(2 * n))
-    f = np.fft.rfft(x, n=size, axis=0)
-    acf = np.fft.irfft(f.real**2 + f.imag**2, n=size, axis=0)[:lags]
+    size = fft_length(n, lags)
+    f = scipy.fft.rfft(x, n=size, axis=0, workers=FFT_WORKERS)
+    power = f.real**2
+    power += f.imag**2
+    acf = scipy.fft.irfft(power, n=size, axis=0, workers=FFT_WORKERS)[:lags]
     return acf / (n - np.arange(lags))[:, None]
 
 
@@ -172,6 +186,7 @@ class SingleSiteRunner:
         *,
         replicas: int = 1,
         stepwise: bool = False,
+        lags: int | None = None,
     ):
         system = dynamic_system(arch)
         self.arch, self.system, self.params = arch, system, dict(params)
@@ -183,7 +198,8 @@ class SingleSiteRunner:
         rng = np.random.default_rng(seed)
         form = arch.local_form
         self.input_names = [m.name for m in system.moments]
-        P = fft_length(self.n_t)
+        # paths for covariances of at most ``lags`` lags (default: as many as the path is long)
+        P = fft_length(self.n_t, lags)
         half = self.M // 2
         self.normals = {
             f.symbol.name: rng.standard_normal((half, P)) + 1j * rng.standard_normal((half, P)) for f in form.fields

@@ -225,7 +225,12 @@ def loss(net: Network, batch: Batch, *, backend: str | Backend = "numpy") -> flo
 # ------------------------------------------------------------------------------------------ optimizers
 @dataclass
 class Adam:
-    """Adam with PyTorch's defaults (``β1 = 0.9, β2 = 0.999, ε = 1e-8``), in place on device arrays."""
+    """Adam with PyTorch's defaults (``β1 = 0.9, β2 = 0.999, ε = 1e-8``), in place on device arrays.
+
+    ``coordinates`` maps a parameter name to ``k`` when the optimizer is to act on ``P = k θ``
+    rather than on the stored ``θ`` (default ``k = 1``): Adam is not invariant under rescaling a
+    parameter, and [S]'s code trains ``√N m`` and ``w / N`` themselves (see :func:`train`).
+    """
 
     lr: float
     beta1: float = 0.9
@@ -233,6 +238,7 @@ class Adam:
     eps: float = 1e-8
     step_count: int = 0
     moments: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    coordinates: Mapping[str, float] = field(default_factory=dict)
 
     def step(self, xp: Any, params: dict[str, Any], grads: Mapping[str, Any]) -> None:
         self.step_count += 1
@@ -240,6 +246,9 @@ class Adam:
         c1 = 1 - self.beta1**t
         c2 = 1 - self.beta2**t
         for name, grad in grads.items():
+            k = self.coordinates.get(name, 1.0)
+            if k != 1.0:
+                grad = grad / k  # ∂L/∂P for P = k θ
             if name not in self.moments:
                 self.moments[name] = (xp.zeros_like(grad), xp.zeros_like(grad))
             m1, m2 = self.moments[name]
@@ -247,18 +256,20 @@ class Adam:
             m1 += (1 - self.beta1) * grad
             m2 *= self.beta2
             m2 += (1 - self.beta2) * grad * grad
-            params[name] -= (self.lr / c1) * m1 / (xp.sqrt(m2 / c2) + self.eps)
+            params[name] -= (self.lr / (c1 * k)) * m1 / (xp.sqrt(m2 / c2) + self.eps)
 
 
 @dataclass
 class GradientDescent:
-    """Plain gradient descent ``θ ← θ - η ∇L``."""
+    """Plain gradient descent ``θ ← θ - η ∇L`` (on ``P = k θ`` for names in ``coordinates``, as :class:`Adam`)."""
 
     lr: float
+    coordinates: Mapping[str, float] = field(default_factory=dict)
 
     def step(self, xp: Any, params: dict[str, Any], grads: Mapping[str, Any]) -> None:
         for name, grad in grads.items():
-            params[name] -= self.lr * grad
+            k = self.coordinates.get(name, 1.0)
+            params[name] -= (self.lr / (k * k)) * grad
 
 
 # ------------------------------------------------------------------------------------------ runs
@@ -375,7 +386,13 @@ def train(
     )
     # copies: the optimizer updates in place, the initial network must stay as drawn
     params = {name: xp.array(value, copy=True) for name, value in _device_weights(be, initial, np.dtype(dtype)).items()}
-    opt: Adam | GradientDescent = Adam(lr) if optimizer == "adam" else GradientDescent(lr)
+    # [S]'s code stores and trains the input weights √N m and the readout w/N themselves (its
+    # ``wi ~ N(0, 1)``, ``wo ~ N(0, 1/N²)``); Adam is not invariant under that rescaling (in our
+    # coordinates it moved m √N times too far and w N times too little per step), so it acts on [S]'s ones
+    coordinates = {"m": math.sqrt(N), "w": 1.0 / N}
+    opt: Adam | GradientDescent = (
+        Adam(lr, coordinates=coordinates) if optimizer == "adam" else GradientDescent(lr, coordinates=coordinates)
+    )
     data_rng = np.random.default_rng(seed + 1)
     losses: list[float] = []
     snapshots: dict[int, np.ndarray] = {}
