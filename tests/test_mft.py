@@ -360,6 +360,16 @@ def test_dmft_window_is_confirmed_by_the_next_one() -> None:
     assert not _confirms(stage(64, 11.0, 0.30, 0.002), stage(128, 11.0, 0.33, 0.002))
 
 
+def test_dmft_largest_window_unconfirmed_is_refused() -> None:
+    # a_z = 3 with max_lags = 128: the 128-lag window passes its own check but moved C_h0 by ~8 %
+    # from the 64-lag one (measured 0.3208 → 0.347 at 512 paths) and nothing longer is allowed to
+    # confirm it, so the solve raises instead of returning a possibly truncated memory
+    with pytest.raises(ConvergenceError, match="not confirmed by a longer one.*raise max_lags"):
+        steady_state(gru(), {"a_h": 3.0, "a_r": 1.0, "a_z": 3.0}, max_lags=128, trajectories=512)
+    with pytest.raises(ParameterError, match="max_lags >= 128"):
+        steady_state(gru(), {"a_h": 3.0, "a_r": 1.0, "a_z": 1.0}, max_lags=64)
+
+
 def test_dmft_error_bar_is_the_spread_of_independent_replicas() -> None:
     p = {"a_h": 3.0, "a_r": 1.0, "a_z": 1.0}
     ss = steady_state(gru(), p, trajectories=1024, replicas=4, seed=2)

@@ -410,7 +410,8 @@ def steady_state(
             ``4·lags``; at least ``2·lags``).
         burn_in: time steps discarded at the start of each path (default: see above).
         lags: a fixed memory window in time steps, or None to size it from the dynamics.
-        max_lags: the largest window an adaptive solve may reach before it gives up.
+        max_lags: the largest window an adaptive solve may reach (at least 128: the answer is a
+            window that reproduced the one half its length, so two windows are the fewest).
         damping: mixing weight of the measured covariance, in ``(0, 1]``.
         tol: convergence threshold on ``max |C_measured − C|`` (raised to the Monte Carlo
             noise of one evaluation of the map when that is larger).
@@ -453,7 +454,7 @@ def steady_state(
             raise ParameterError(expected(f"at most steps/2 = {steps // 2} lags", "lags", lags))
         windows = [lags, 2 * lags]  # the window asked for, and the one that must confirm it
     else:
-        max_lags = check_integer(max_lags, "max_lags", FIRST_WINDOW)
+        max_lags = check_integer(max_lags, "max_lags", 2 * FIRST_WINDOW)  # two windows: one to confirm the other
         windows = [FIRST_WINDOW << k for k in range(int(math.log2(max_lags / FIRST_WINDOW)) + 1)]
     rng = np.random.default_rng(seed)
     names: list[str] | None = None
@@ -533,6 +534,24 @@ def steady_state(
             break
         solve, runner, tau = kept
         break
+    if fall_error is None and lags is None and not stages[-1].agrees_with_previous:
+        # the largest window passed its own check, but nothing longer confirmed it
+        last = stages[-1]
+        message = (
+            f"steady-state DMFT of {arch.name}: the largest window allowed ({last.lags} lags: C_h0 "
+            f"{last.C_h0:.4g}, correlation time {last.correlation_time:.3g}) is not confirmed by a longer one"
+        )
+        previous = stages[-2]  # max_lags allows at least two windows
+        message += (
+            f" (the {previous.lags}-lag window: C_h0 {previous.C_h0:.4g}, correlation time "
+            f"{previous.correlation_time:.3g})"
+        )
+        residual = abs(last.C_h0 - previous.C_h0)
+        fall_error = ConvergenceError(
+            message + f"; the memory may be truncated: raise max_lags (now {max_lags})",
+            residual=residual,
+            iterations=total_iterations,
+        )
     if fall_error is not None:
         raise fall_error
     assert solve is not None and names is not None
