@@ -30,7 +30,7 @@ def test_best_digits_accuracy_over_small_grid() -> None:
 
 def test_s5_learns_only_with_initial_connectivity(tmp_path: Path) -> None:
     """[S] Fig. S5: with m = w and GD, g = 0 stays >= 10x above the loss reached at g = 0.8."""
-    from rmtgate.training.lowrank import figure_s5
+    from rmtgate.training.s_figures import figure_s5
 
     summary = figure_s5(tmp_path)
     final = summary["final_loss"]
@@ -58,7 +58,7 @@ def test_s1_every_task_learns_at_the_default_sizes(tmp_path: Path) -> None:
     (≈ 8 min on one core; it failed for Mante and Romo at g = 0 before the optimizer acted on
     [S]'s coordinates and the default used [S]'s epoch budgets.)
     """
-    from rmtgate.training.lowrank import figure_s1
+    from rmtgate.training.s_figures import figure_s1
 
     summary = figure_s1(tmp_path)
     missing = [(task, p["N"], p["g"]) for task, points in summary.items() for p in points if p["epochs_to_5pct"] < 0]

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from rmtgate.errors import ParameterError, expected
-from rmtgate.training.lowrank import FIGURES as S_FIGURES
+from rmtgate.training.s_figures import FIGURES as S_FIGURES
 
 
 def _figure_g4(out: Path, *, full: bool = False) -> dict[str, Any]:
