@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rmtgate.errors import ConvergenceError, DerivationError, ParameterError, expected
+from rmtgate.mft.control_variates import hermite_controls, replica_autocovariances
 from rmtgate.mft.fixed_points import fixed_points
 from rmtgate.mft.single_site import SingleSiteRunner, autocovariance
 from rmtgate.numerics.parameters import resolve_parameters
@@ -204,23 +205,6 @@ def _finite_or_none(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _replica_autocovariances(runner: SingleSiteRunner, paths: np.ndarray, lags: int) -> tuple[list[np.ndarray], float]:
-    """Autocovariance of ``paths (steps, M)`` within each replica, and its largest standard error.
-
-    The standard error (per lag, from eight groups of paths inside each replica) is the
-    Monte Carlo noise of one evaluation of the map: iterating the residual below it buys
-    nothing, since the fixed point itself is only known to that accuracy.
-    """
-    acf = autocovariance(paths, lags)
-    means, noise = [], 0.0
-    for r in range(runner.replicas):
-        block = acf[:, runner.replica_slice(r)]
-        means.append(block.mean(axis=1))
-        groups = np.stack([g.mean(axis=1) for g in np.array_split(block, 8, axis=1)], axis=1)
-        noise = max(noise, float(np.max(groups.std(axis=1, ddof=1))) / math.sqrt(8))
-    return means, noise
-
-
 def _correlation_time(cov: np.ndarray) -> float:
     """Integrated correlation time ``Σ_τ (C(τ) − C_∞)/(C(0) − C_∞)``, ``C_∞`` the last-quarter mean."""
     late = float(np.mean(cov[3 * len(cov) // 4 :]))
@@ -322,6 +306,7 @@ def _iterate(
     damping: float,
     tol: float,
     max_iter: int,
+    control_variates: bool = True,
 ) -> _Solve:
     """Anderson-mixed iteration of the replicas' covariances to self-consistency at a fixed window."""
     history: list[float] = []
@@ -330,9 +315,10 @@ def _iterate(
     mixers = [_Anderson(damping) for _ in covs]
     for iteration in range(1, max_iter + 1):
         record = runner.run(covs)
+        controls = hermite_controls(runner, record["fields"], covs, lags) if control_variates else None
         measured_by_name, noise = {}, 0.0
         for j, name in enumerate(names):
-            measured_by_name[name], name_noise = _replica_autocovariances(runner, record["inputs"][j], lags)
+            measured_by_name[name], name_noise = replica_autocovariances(runner, record["inputs"][j], lags, controls)
             noise = max(noise, name_noise)
         measured = [{name: measured_by_name[name][r] for name in names} for r in range(runner.replicas)]
         residual = max(float(np.max(np.abs(m[n] - c[n]))) for m, c in zip(measured, covs, strict=True) for n in c)
@@ -346,7 +332,8 @@ def _iterate(
         if residual < max(tol, noise):
             state_names = [s.name for s in runner.arch.local_form.state]
             per_state = {
-                s: _replica_autocovariances(runner, record["states"][i], lags)[0] for i, s in enumerate(state_names)
+                s: replica_autocovariances(runner, record["states"][i], lags, controls)[0]
+                for i, s in enumerate(state_names)
             }
             states = [{s: per_state[s][r] for s in state_names} for r in range(runner.replicas)]
             return _Solve(measured, states, record["states"], iteration, residual, history, noise)
@@ -380,6 +367,7 @@ def steady_state(
     initial: Mapping[str, np.ndarray] | None = None,
     window_tol: float = 0.1,
     path_budget: int = 1 << 24,
+    control_variates: bool = True,
 ) -> SteadyState:
     """Solve the steady-state DMFT of ``arch`` by damped Monte Carlo iteration.
 
@@ -420,6 +408,9 @@ def steady_state(
         initial: starting input autocovariances by name (default: from the fixed point).
         window_tol: how much of the part of ``C(0)`` that has decorrelated the state
             autocovariance may still lose over the second half of the window.
+        control_variates: correct every measured autocovariance with the Hermite moments of
+            the fields (:mod:`rmtgate.mft.control_variates`), for windows up to
+            ``MAX_ELEMENTS`` lags × paths.
         path_budget: the most time steps (paths × steps per path) one iteration simulates;
             long windows use fewer than ``trajectories`` paths to stay within it (memory
             about 100 bytes per time step).
@@ -486,7 +477,9 @@ def steady_state(
             assert solve is not None
             mean = {n: np.mean([c[n] for c in solve.covs], axis=0) for n in names}
             covs = [{n: _extend(mean[n], window, decaying=True) for n in names} for _ in range(replicas)]
-        solve = _iterate(runner, covs, window, damping=damping, tol=tol, max_iter=max_iter)
+        solve = _iterate(
+            runner, covs, window, damping=damping, tol=tol, max_iter=max_iter, control_variates=control_variates
+        )
         total_iterations += solve.iterations
         history.extend(solve.history)
         first = arch.local_form.state[0].name

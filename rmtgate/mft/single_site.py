@@ -63,6 +63,25 @@ def split_static(cov: np.ndarray) -> tuple[float, np.ndarray]:
     return static, (cov - static) * _taper(len(cov))
 
 
+def realized_covariance(cov: np.ndarray, size: int) -> np.ndarray:
+    """The autocovariance (lags ``< len(cov)``) of :func:`gaussian_paths` for ``cov`` at FFT length ``size``.
+
+    It differs from ``cov`` by the taper and the clipped negative eigenvalues of the embedding;
+    control variates need the covariance the paths actually have.
+    """
+    if not np.any(cov):
+        return np.zeros(len(cov))
+    static, fluct = split_static(cov)
+    row = np.zeros(size)
+    lags = min(len(fluct), size // 2)
+    row[:lags] = fluct[:lags]
+    row[size - lags + 1 :] = fluct[1:lags][::-1]
+    eig = np.clip(scipy.fft.rfft(row).real, 0.0, None)
+    out = np.full(len(cov), static)
+    out[:lags] += scipy.fft.irfft(eig, n=size)[:lags]
+    return out
+
+
 def gaussian_paths(cov: np.ndarray, normals: np.ndarray, static_normals: np.ndarray, n_steps: int) -> np.ndarray:
     """Paths ``(n_steps, M)`` of a stationary Gaussian process with autocovariance ``cov(τ)``.
 
@@ -200,6 +219,7 @@ class SingleSiteRunner:
         self.input_names = [m.name for m in system.moments]
         # paths for covariances of at most ``lags`` lags (default: as many as the path is long)
         P = fft_length(self.n_t, lags)
+        self.fft_size = P
         half = self.M // 2
         self.normals = {
             f.symbol.name: rng.standard_normal((half, P)) + 1j * rng.standard_normal((half, P)) for f in form.fields
@@ -214,16 +234,21 @@ class SingleSiteRunner:
     def replica_slice(self, r: int) -> slice:
         return slice(r * self.per_replica, (r + 1) * self.per_replica)
 
+    def field_covariance(self, k: int, cov: Mapping[str, np.ndarray]) -> np.ndarray:
+        """The covariance ``a_k² C_{u_k}`` that drives field ``k`` for input covariances ``cov``."""
+        system = self.system
+        return self.scales[k] ** 2 * np.asarray(cov[system.moments[system.field_moment[k]].name])
+
     def field_paths(self, covs: Sequence[Mapping[str, np.ndarray]]) -> list[np.ndarray]:
         """Field paths ``(n_t, M)``, replica ``r`` driven by ``covs[r]``."""
-        system, form = self.system, self.arch.local_form
+        form = self.arch.local_form
         out = []
         for k, fld in enumerate(form.fields):
             name = fld.symbol.name
             paths = np.empty((self.n_t, self.M))
             h = self.per_replica // 2
             for r, cov in enumerate(covs):
-                scaled = self.scales[k] ** 2 * np.asarray(cov[system.moments[system.field_moment[k]].name])
+                scaled = self.field_covariance(k, cov)
                 rows = slice(r * h, (r + 1) * h)
                 paths[:, self.replica_slice(r)] = gaussian_paths(
                     scaled, self.normals[name][rows], self.static_normals[name][self.replica_slice(r)], self.n_t
@@ -251,7 +276,7 @@ class SingleSiteRunner:
         tail = [e[self.burn_in :] for e in eta]
         args = (*previous, *tail, *noise, *self.pvals)
         inputs = np.stack([_full(fn(*args), shape) for fn in self.system.dyn_inputs])
-        out: dict[str, Any] = {"inputs": inputs, "states": states}
+        out: dict[str, Any] = {"inputs": inputs, "states": states, "fields": tail}
         if keep_locals:
             form = self.arch.local_form
             loc = {s.name: p for s, p in zip(form.state, previous, strict=True)}
