@@ -126,6 +126,9 @@ def _zero_state_property(name: str, gains_: list[float], biases_: list[float]) -
         assert abs(curve.spectral_radius_exact - (center + radius)) <= 1e-6 * radius + 1e-150 + 1e-30
 
 
+# found by the 10⁴-example slow run: a disk of radius 1.1e-27 around σ(36.1) was resolved at 30
+# digits only (1.4e-6 relative error); the curve now re-solves with the digits its radius needs
+@example(name="gru", g=[1.0, 0.0, 0.0, 0.0], b=[36.09478460115555, -26.0, 0.0])
 @settings(max_examples=200, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(
     name=st.sampled_from(["gru", "lstm"]),
