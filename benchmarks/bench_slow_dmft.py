@@ -35,7 +35,7 @@ def main() -> None:
         state = steady_state(gru(), params, seed=0)
         t_dmft = time.perf_counter() - start
         start = time.perf_counter()
-        _, curve = theory(gru(), state.local_sample(4000, 0), params, n_angles=180)
+        _, curve = theory(gru(), state.local_sample(20000, 0), params, n_angles=180)
         t_curve = time.perf_counter() - start
         t_theory = t_dmft + t_curve
         steps = max(1000, math.ceil(5 * state.correlation_time))
