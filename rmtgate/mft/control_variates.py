@@ -33,10 +33,15 @@ GROUPS = 8
 
 @dataclass(frozen=True)
 class Controls:
-    """Per-path control variates ``values (p, lags, M)`` and their exact means ``means (p, R, lags)``."""
+    """Per-path control variates ``values (p, lags, M)``, their exact means ``means (p, R, lags)``,
+    and what every regression on them shares: the values centred within each replica and the
+    inverse of their Gram matrix per lag ``(lags, p, p)`` (one evaluation regresses several
+    autocovariances on the same controls)."""
 
     values: np.ndarray
     means: np.ndarray
+    centred: np.ndarray
+    inverse_gram: np.ndarray
 
 
 def hermite_controls(
@@ -65,7 +70,14 @@ def hermite_controls(
             means.append(math.factorial(n) * rho**n)
     if not values:
         return None
-    return Controls(np.stack(values), np.stack(means))
+    X = np.stack(values)
+    centred = np.empty_like(X)
+    for r in range(runner.replicas):
+        sl = runner.replica_slice(r)
+        centred[:, :, sl] = X[:, :, sl] - X[:, :, sl].mean(axis=2, keepdims=True)
+    gram = np.einsum("plm,qlm->lpq", centred, centred)
+    gram += (1e-10 * np.trace(gram, axis1=1, axis2=2)[:, None, None] + 1e-300) * np.eye(len(X))[None]
+    return Controls(X, np.stack(means), centred, np.linalg.inv(gram))
 
 
 def corrected_autocovariances(
@@ -79,16 +91,11 @@ def corrected_autocovariances(
     slices = [runner.replica_slice(r) for r in range(runner.replicas)]
     beta = None
     if controls is not None:
-        X = controls.values
-        Xc = np.empty_like(X)
-        Yc = np.empty_like(acf)
+        centred = np.empty_like(acf)
         for sl in slices:
-            Xc[:, :, sl] = X[:, :, sl] - X[:, :, sl].mean(axis=2, keepdims=True)
-            Yc[:, sl] = acf[:, sl] - acf[:, sl].mean(axis=1, keepdims=True)
-        gram = np.einsum("plm,qlm->lpq", Xc, Xc)
-        ridge = 1e-10 * np.trace(gram, axis1=1, axis2=2)[:, None, None] + 1e-300
-        gram += ridge * np.eye(gram.shape[1])[None]
-        beta = np.linalg.solve(gram, np.einsum("plm,lm->lp", Xc, Yc)[..., None])[..., 0]  # (lags, p)
+            centred[:, sl] = acf[:, sl] - acf[:, sl].mean(axis=1, keepdims=True)
+        moment = np.einsum("plm,lm->lp", controls.centred, centred)
+        beta = np.einsum("lpq,lq->lp", controls.inverse_gram, moment)  # (lags, p)
 
     def estimate(columns: slice | np.ndarray, r: int) -> np.ndarray:
         mean = acf[:, columns].mean(axis=1)

@@ -63,6 +63,16 @@ def split_static(cov: np.ndarray) -> tuple[float, np.ndarray]:
     return static, (cov - static) * _taper(len(cov))
 
 
+def _embedding(cov: np.ndarray, size: int) -> tuple[float, np.ndarray, int]:
+    """Static part, clipped circulant eigenvalues (``rfft`` half) and lags used, for FFT length ``size``."""
+    static, fluct = split_static(cov)
+    row = np.zeros(size)
+    lags = min(len(fluct), size // 2)
+    row[:lags] = fluct[:lags]
+    row[size - lags + 1 :] = fluct[1:lags][::-1]
+    return static, np.clip(scipy.fft.rfft(row).real, 0.0, None), lags
+
+
 def realized_covariance(cov: np.ndarray, size: int) -> np.ndarray:
     """The autocovariance (lags ``< len(cov)``) of :func:`gaussian_paths` for ``cov`` at FFT length ``size``.
 
@@ -71,12 +81,7 @@ def realized_covariance(cov: np.ndarray, size: int) -> np.ndarray:
     """
     if not np.any(cov):
         return np.zeros(len(cov))
-    static, fluct = split_static(cov)
-    row = np.zeros(size)
-    lags = min(len(fluct), size // 2)
-    row[:lags] = fluct[:lags]
-    row[size - lags + 1 :] = fluct[1:lags][::-1]
-    eig = np.clip(scipy.fft.rfft(row).real, 0.0, None)
+    static, eig, lags = _embedding(cov, size)
     out = np.full(len(cov), static)
     out[:lags] += scipy.fft.irfft(eig, n=size)[:lags]
     return out
@@ -93,13 +98,8 @@ def gaussian_paths(cov: np.ndarray, normals: np.ndarray, static_normals: np.ndar
     M = static_normals.shape[0]
     if not np.any(cov):
         return np.zeros((n_steps, M))
-    static, fluct = split_static(cov)
     size = normals.shape[1]
-    row = np.zeros(size)
-    lags = min(len(fluct), size // 2)
-    row[:lags] = fluct[:lags]
-    row[size - lags + 1 :] = fluct[1:lags][::-1]
-    eig = np.clip(scipy.fft.rfft(row).real, 0.0, None)
+    static, eig, _ = _embedding(cov, size)
     amplitude = np.sqrt(np.concatenate([eig, eig[1:-1][::-1]]) / size)
     both = scipy.fft.fft(amplitude[None, :] * normals, axis=1, overwrite_x=True, workers=FFT_WORKERS)[:, :n_steps]
     paths = np.empty((n_steps, M))
