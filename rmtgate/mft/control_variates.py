@@ -42,6 +42,18 @@ class Controls:
     means: np.ndarray
     centred: np.ndarray
     inverse_gram: np.ndarray
+    #: ``X̄ − μ`` per replica ``(R, p, lags)`` and per group of paths within it ``(R, G, p, lags)``
+    offsets: np.ndarray
+    group_offsets: np.ndarray
+
+
+def _group_means(values: np.ndarray, runner: SingleSiteRunner, r: int) -> np.ndarray:
+    """Means over each of the :data:`GROUPS` groups of replica ``r``'s paths (last axis): ``(G, ...)``."""
+    sl = runner.replica_slice(r)
+    starts = [int(g[0]) for g in np.array_split(np.arange(sl.stop - sl.start), GROUPS)]
+    counts = np.diff([*starts, sl.stop - sl.start])
+    sums = np.add.reduceat(values[..., sl], starts, axis=-1)
+    return np.moveaxis(sums / counts, -1, 0)
 
 
 def hermite_controls(
@@ -77,7 +89,10 @@ def hermite_controls(
         centred[:, :, sl] = X[:, :, sl] - X[:, :, sl].mean(axis=2, keepdims=True)
     gram = np.einsum("plm,qlm->lpq", centred, centred)
     gram += (1e-10 * np.trace(gram, axis1=1, axis2=2)[:, None, None] + 1e-300) * np.eye(len(X))[None]
-    return Controls(X, np.stack(means), centred, np.linalg.inv(gram))
+    mu = np.stack(means)  # (p, R, lags)
+    offsets = np.stack([X[:, :, runner.replica_slice(r)].mean(axis=2) - mu[:, r] for r in range(runner.replicas)])
+    group_offsets = np.stack([_group_means(X, runner, r) - mu[None, :, r] for r in range(runner.replicas)])
+    return Controls(X, mu, centred, np.linalg.inv(gram), offsets, group_offsets)
 
 
 def corrected_autocovariances(
@@ -97,19 +112,15 @@ def corrected_autocovariances(
         moment = np.einsum("plm,lm->lp", controls.centred, centred)
         beta = np.einsum("lpq,lq->lp", controls.inverse_gram, moment)  # (lags, p)
 
-    def estimate(columns: slice | np.ndarray, r: int) -> np.ndarray:
-        mean = acf[:, columns].mean(axis=1)
-        if beta is None or controls is None:
-            return mean
-        offset = controls.values[:, :, columns].mean(axis=2) - controls.means[:, r]  # (p, lags)
-        return mean - np.einsum("lp,pl->l", beta, offset)
-
     means, noise = [], 0.0
     for r, sl in enumerate(slices):
-        means.append(estimate(sl, r))
-        columns = np.arange(sl.start, sl.stop)
-        groups = np.stack([estimate(g, r) for g in np.array_split(columns, GROUPS)], axis=1)
-        noise = max(noise, float(np.max(groups.std(axis=1, ddof=1))) / math.sqrt(GROUPS))
+        mean = acf[:, sl].mean(axis=1)  # (lags,)
+        groups = _group_means(acf, runner, r)  # (G, lags)
+        if beta is not None and controls is not None:
+            mean = mean - np.einsum("lp,pl->l", beta, controls.offsets[r])
+            groups = groups - np.einsum("lp,gpl->gl", beta, controls.group_offsets[r])
+        means.append(mean)
+        noise = max(noise, float(np.max(groups.std(axis=0, ddof=1))) / math.sqrt(GROUPS))
     return means, noise
 
 

@@ -113,14 +113,16 @@ def gaussian_paths(cov: np.ndarray, normals: np.ndarray, static_normals: np.ndar
 def autocovariance(x: np.ndarray, lags: int) -> np.ndarray:
     """``mean_{t,m} x[t,m] x[t+τ,m]`` for ``τ < lags`` and every column ``m`` (shape ``(lags, M)``).
 
-    Unbiased in the number of pairs; ``x`` is ``(time, path)``.
+    Unbiased in the number of pairs; ``x`` is ``(time, path)``.  The transforms run in single
+    precision: twice as fast, and their rounding (≈ 2e-7 of C(0)) is four orders below the
+    Monte Carlo noise of any estimate made from them.
     """
     n = x.shape[0]
     size = fft_length(n, lags)
-    f = scipy.fft.rfft(x, n=size, axis=0, workers=FFT_WORKERS)
+    f = scipy.fft.rfft(x.astype(np.float32), n=size, axis=0, workers=FFT_WORKERS)
     power = f.real**2
     power += f.imag**2
-    acf = scipy.fft.irfft(power, n=size, axis=0, workers=FFT_WORKERS)[:lags]
+    acf = scipy.fft.irfft(power, n=size, axis=0, workers=FFT_WORKERS)[:lags].astype(np.float64)
     return acf / (n - np.arange(lags))[:, None]
 
 
