@@ -1,6 +1,6 @@
 """Gated training benchmark: GRU on sequential digits (64 steps), N = 256, batch 100, sequences/s.
 
-Run ``python benchmarks/bench_gated_training.py [--batches 5] [--torch-python /path/to/venv/bin/python]``.
+Run ``OMP_NUM_THREADS=1 python benchmarks/bench_gated_training.py [--batches 5] [--torch-python /path/to/venv/bin/python]``.
 Prints rmtgate's training throughput (forward + BPTT + Adam, numpy, float32 and float64) and the
 same training in PyTorch (``nn.GRU`` + linear readout, cross-entropy, Adam, CPU, float32).  PyTorch
 is not a dependency of rmtgate: give ``--torch-python`` the interpreter of a throwaway venv with
