@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from rmtgate.errors import ConvergenceError, DerivationError, ParameterError, expected
-from rmtgate.mft.control_variates import hermite_controls, replica_autocovariances
+from rmtgate.mft.control_variates import corrected_autocovariances, hermite_controls, replica_autocovariances
 from rmtgate.mft.fixed_points import fixed_points
 from rmtgate.mft.single_site import SingleSiteRunner, autocovariance
 from rmtgate.numerics.parameters import resolve_parameters
@@ -124,11 +124,7 @@ class SteadyState:
     @property
     def C0_error(self) -> dict[str, float]:
         """Standard error of each ``C0`` from the replica spread (NaN with one replica)."""
-        out = {}
-        for s in self.C_states:
-            values = [r[s] for r in self.replica_C0]
-            out[s] = float(np.std(values, ddof=1) / math.sqrt(len(values))) if len(values) > 1 else math.nan
-        return out
+        return {s: _standard_error([r[s] for r in self.replica_C0]) for s in self.C_states}
 
     @property
     def C_h0(self) -> float:
@@ -257,7 +253,7 @@ def _extend(cov: np.ndarray, lags: int, *, decaying: bool = False) -> np.ndarray
 class _Solve:
     covs: list[dict[str, np.ndarray]]
     states: list[dict[str, np.ndarray]]
-    paths: np.ndarray
+    state_acf: list[np.ndarray]  # per state, the autocovariance of every path (lags, M)
     iterations: int
     residual: float
     history: list[float]
@@ -331,12 +327,14 @@ def _iterate(
         # a_z = 1 one replica in four then cycles at residual ~5e-3 for 100 iterations.
         if residual < max(tol, noise):
             state_names = [s.name for s in runner.arch.local_form.state]
+            # per path, once: the replica means below and the window check both use it
+            state_acf = [autocovariance(paths, lags) for paths in record["states"]]
             per_state = {
-                s: replica_autocovariances(runner, record["states"][i], lags, controls)[0]
-                for i, s in enumerate(state_names)
+                s: corrected_autocovariances(runner, acf, controls)[0]
+                for s, acf in zip(state_names, state_acf, strict=True)
             }
             states = [{s: per_state[s][r] for s in state_names} for r in range(runner.replicas)]
-            return _Solve(measured, states, record["states"], iteration, residual, history, noise)
+            return _Solve(measured, states, state_acf, iteration, residual, history, noise)
         new_covs = []
         for mixer, m, c in zip(mixers, measured, covs, strict=True):
             x = mixer.step(np.concatenate([c[n] for n in names]), np.concatenate([m[n] for n in names]))
@@ -486,7 +484,7 @@ def steady_state(
         mean_state = np.mean([s[first] for s in solve.states], axis=0)
         tau = _correlation_time(mean_state)
         fall_error = _check_window(
-            arch, solve.paths, window_tol, total_iterations, window, must_decorrelate=must_decorrelate
+            arch, solve.state_acf, window_tol, total_iterations, window, must_decorrelate=must_decorrelate
         )
         replica_c0 = [float(r[first][0]) for r in solve.states]
         stage = WindowStage(
@@ -550,11 +548,7 @@ def steady_state(
     assert solve is not None and names is not None
     covs_mean = {n: np.mean([c[n] for c in solve.covs], axis=0) for n in names}
     states_mean = {s: np.mean([r[s] for r in solve.states], axis=0) for s in solve.states[0]}
-    field_cov = {}
-    for k, fld in enumerate(arch.local_form.fields):
-        field_cov[fld.symbol.name] = (
-            runner.scales[k] ** 2 * covs_mean[runner.system.moments[runner.system.field_moment[k]].name]
-        )
+    field_cov = {fld.symbol.name: runner.field_covariance(k, covs_mean) for k, fld in enumerate(arch.local_form.fields)}
     return SteadyState(
         architecture=arch,
         parameters=values,
@@ -593,7 +587,7 @@ def _confirms(previous: WindowStage, current: WindowStage) -> bool:
 
 def _check_window(
     arch: Architecture,
-    paths: np.ndarray,
+    state_acf: list[np.ndarray],
     window_tol: float,
     iterations: int,
     lags: int,
@@ -602,7 +596,7 @@ def _check_window(
 ) -> ConvergenceError | None:
     """Refuse a truncated memory: the state autocovariance must have levelled off inside the window.
 
-    ``paths`` is ``(n_states, steps, M)``.  The fall between the block means over
+    ``state_acf`` holds each state's autocovariance per path, ``(lags, M)``.  The fall between the block means over
     ``[K/2, 3K/4)`` and ``[3K/4, K)`` may be at most ``window_tol`` times the part of ``C(0)``
     that has decorrelated at all (``C(0) − C(K)``): a larger fall means the process
     decorrelates on timescales beyond ``K`` (large update/forget gains), which the window
@@ -620,8 +614,7 @@ def _check_window(
     Returns the error to raise, or None.
     """
     K = lags
-    for name, states in zip([s.name for s in arch.local_form.state], paths, strict=True):
-        acf = autocovariance(states, lags)
+    for name, acf in zip([s.name for s in arch.local_form.state], state_acf, strict=True):
         covs = [group.mean(axis=1) for group in np.array_split(acf, 10, axis=1)]
         if min(float(cov[0]) for cov in covs) <= 1e-12:
             continue  # a state at rest (zero fixed point): nothing to decorrelate
