@@ -276,6 +276,13 @@ class _Workspace(threading.local):
 _WORKSPACE = _Workspace()
 
 
+def _allocator(xp: Any, dtype: Any, reuse: bool) -> Any:
+    """``empty(name, shape)``: the per-thread reused buffer of that name (numpy with ``reuse``), else a new array."""
+    if reuse and xp is np:
+        return lambda name, shape: _WORKSPACE.empty(xp, name, shape, dtype)
+    return lambda name, shape: xp.empty(shape, dtype=dtype)
+
+
 def run_forward(
     model: GatedModel,
     params: Mapping[str, float],
@@ -297,16 +304,7 @@ def run_forward(
     B, T, _ = inputs.shape
     N = weights["W_out"].shape[0]
     dtype = weights["W_out"].dtype
-    if reuse and xp is np:
-
-        def empty(name: str, shape: tuple[int, ...]) -> Any:
-            return _WORKSPACE.empty(xp, name, shape, dtype)
-
-    else:
-
-        def empty(name: str, shape: tuple[int, ...]) -> Any:
-            return xp.empty(shape, dtype=dtype)
-
+    empty = _allocator(xp, dtype, reuse)
     x_t = xp.ascontiguousarray(xp.transpose(inputs, (1, 0, 2)))  # (T, B, n_in)
     n_in = x_t.shape[2]
     # The input drive V x_t rides in the recurrent GEMM: each group's presynaptic rows are
@@ -332,9 +330,9 @@ def run_forward(
             "u": rows,  # (T, B, N + n_in): the presynaptic vector, then the input
             "eta": [empty(f"eta{g}", (T, B, len(group) * N)) for g, group in enumerate(model.groups)],
             "d": [],  # per step: the partial derivatives at (s_t, η_t), from the forward pass
-            "empty": empty,
         }
     partial_tape: dict[tuple[str, int, int], Any] = {}
+    n_state = len(arch.state)
     etas: list[Any] = [0.0] * len(model.matrices)
     for t in range(T):
         for g, group in enumerate(model.groups):
@@ -353,7 +351,6 @@ def run_forward(
             for i, s in enumerate(state):
                 tape["s"][i][t] = s
             values = model.update_and_partials(*state, *etas, *pvals)
-            n_state = len(arch.state)
             partials = {}
             for key, value in zip(model.partials, values[n_state:], strict=True):
                 if getattr(value, "shape", ()) != (B, N):  # a constant partial stays a scalar
@@ -425,7 +422,8 @@ def loss_and_gradients(
     N = weights["W_out"].shape[0]
     pvals = _fixed_parameters(model, net_params, weights)
     stacked = _stacked(model, weights)
-    g_eta_tape = [tape["empty"](f"g_eta{g}", e.shape) for g, e in enumerate(tape["eta"])]
+    empty = _allocator(xp, weights["W_out"].dtype, reuse=True)
+    g_eta_tape = [empty(f"g_eta{g}", e.shape) for g, e in enumerate(tape["eta"])]
     for g_eta in g_eta_tape:
         g_eta.fill(0)  # a field with no gradient flow keeps its zeros
     g_bias = {b: xp.zeros(N, dtype=weights["W_out"].dtype) for b in model.biases}
