@@ -65,6 +65,12 @@ class SpectralCurve:
     real_axis_offsets: tuple[float, ...] = ()
     point_offsets: tuple[complex, ...] = ()
     dps: int = 30
+    #: ``origin`` to every digit (an ``mpf`` when the coefficients came from mpmath)
+    origin_exact: Any = None
+
+    @property
+    def _origin(self) -> Any:
+        return self.origin if self.origin_exact is None else self.origin_exact
 
     @property
     def points(self) -> np.ndarray:
@@ -107,7 +113,7 @@ class SpectralCurve:
         # only the candidates within rounding of the double maximum need the exact sum
         near = z[rough >= np.max(rough) * (1 - 1e-9)]
         with mpmath.workdps(self.dps):
-            return max(mp_abs(self.origin, near, self.dps))
+            return max(mp_abs(self._origin, near, self.dps))
 
     @property
     def spectral_radius(self) -> float:
@@ -128,7 +134,7 @@ class SpectralCurve:
             ratio = self.support_radius / abs(self.center) if self.center else 1.0
             digits = 17 + (max(0, math.ceil(-math.log10(ratio))) if ratio > 0 else 0)
         with mpmath.workdps(max(self.dps, digits + 5)):
-            return decimal(mpmath.mpf(self.origin) + mpmath.mpf(self.center_offset), digits)
+            return decimal(mpmath.mpf(self._origin) + mpmath.mpf(self.center_offset), digits)
 
     @property
     def multiple_crossings(self) -> int:
@@ -274,6 +280,7 @@ def spectral_curve(
         tuple(ev.origin + e for e in real_axis),
         precision=ev.precision,
         origin=ev.origin,
+        origin_exact=getattr(ev, "origin_exact", None),
         center_offset=c,
         real_axis_offsets=real_axis,
         dps=dps,
@@ -329,6 +336,7 @@ def _point_curve(ev: _Base, angles: np.ndarray, center: float | None) -> Spectra
         precision=ev.precision,
         support="point" if len(points) == 1 else "points",
         origin=ev.origin,
+        origin_exact=getattr(ev, "origin_exact", None),
         center_offset=main.real,
         point_offsets=points,
         dps=ev.dps or 30,

@@ -85,6 +85,8 @@ class _Base:
 
     dps: int | None = None  # mpmath digits behind the coefficients (None: double)
     origin: float = 0.0  # λ-coordinates of poles and offsets are relative to this point
+    #: the origin to every digit of ``dps`` (an ``mpf`` on the mpmath path; ``origin`` is it rounded)
+    origin_exact: Any = 0.0
 
     @property
     def precision(self) -> str:
@@ -169,7 +171,7 @@ class NumpyEvaluator(_Base):
         elif dps is not None:
             dps = check_integer(dps, "dps", 15)
         self.dps = dps
-        self.origin = 0.0
+        self.origin = self.origin_exact = 0.0
         if dps is not None:
             # the origin: the residue-weighted mean pole of the double path, an exact double
             poles, residues = _decompose(*[b.reshape(m, *s) for b, s in zip(blocks[:3], shapes[:3], strict=True)])
@@ -178,7 +180,8 @@ class NumpyEvaluator(_Base):
             self.origin = (
                 float(np.sum(weights * real) / np.sum(weights)) if np.sum(weights) > 0 else float(np.mean(real))
             )
-            blocks = shifted_blocks(mp_functions, values, m, dps, self.origin, n, shapes)
+            blocks, self.origin_exact = shifted_blocks(mp_functions, values, m, dps, self.origin, n, shapes)
+            self.origin = float(self.origin_exact)
         a_ss, a_sf, c_s, self.c_f = (b.reshape(m, *s) for b, s in zip(blocks, shapes, strict=True))
         self.poles, residues = _decompose(a_ss, a_sf, c_s)
         # every eigenvalue of the deterministic part, silent or not: the support when L ≡ 0

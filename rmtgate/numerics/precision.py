@@ -115,20 +115,32 @@ def shifted_blocks(
     origin: float,
     n: int,
     shapes: Sequence[tuple[int, int]],
-) -> list[np.ndarray]:
+) -> tuple[list[np.ndarray], Any]:
     """Coefficient blocks on every sample in mpmath, the pole block (block 0, ``n × n``) shifted
-    by ``origin`` before rounding: the poles then come out as accurate offsets ``μ − origin``."""
+    by the origin before rounding: the poles then come out as accurate offsets ``μ − origin``.
+
+    The origin is ``origin`` (a double near the poles) moved onto the exact diagonal entry of
+    the pole block closest to it, when one lies within 1e-12 of it: a support thinner than a
+    double's resolution of its centre (GRU zero state, ``a_h = 3e-130``: radius 4e-134 around
+    σ(b_z), which a double misses by 5e-17) is then centred exactly on 0.  Returns the blocks
+    and that origin (an ``mpf`` at ``dps`` digits).
+    """
     exact = mp_blocks(functions, values, np.arange(m), dps)
     diagonal = {i * (n + 1) for i in range(n)}
     out = []
     with mpmath.workdps(dps):
         shift = mpmath.mpf(origin)
+        entries = [row[i] for row in exact[0] for i in diagonal if mpmath.im(row[i]) == 0] if exact else []
+        if entries:
+            nearest = min(entries, key=lambda e: abs(e - shift))
+            if abs(nearest - shift) <= 1e-12 * max(abs(shift), mpmath.mpf(1e-300)):
+                shift = mpmath.mpf(nearest)
         for b, rows in enumerate(exact):
             rounded = [
                 [float(e - shift) if b == 0 and i in diagonal else float(e) for i, e in enumerate(row)] for row in rows
             ]
             out.append(np.array(rounded).reshape(m, shapes[b][0] * shapes[b][1]))
-    return out
+    return out, shift
 
 
 def _agree(doubles: Sequence[np.ndarray], reference: list[list[list[Any]]], index: np.ndarray, rtol: float) -> bool:
@@ -149,8 +161,8 @@ def _agree_mp(a: list[list[list[Any]]], b: list[list[list[Any]]]) -> bool:
     return True
 
 
-def mp_abs(origin: float, offsets: np.ndarray, dps: int) -> list[Any]:
-    """``|origin + z|`` in mpmath for complex offsets ``z`` (doubles: every sum is exact)."""
+def mp_abs(origin: Any, offsets: np.ndarray, dps: int) -> list[Any]:
+    """``|origin + z|`` in mpmath for complex offsets ``z`` (``origin`` a double or an ``mpf``: every sum is exact)."""
     with mpmath.workdps(dps):
         o = mpmath.mpf(origin)
         return [mpmath.sqrt((o + mpmath.mpf(float(z.real))) ** 2 + mpmath.mpf(float(z.imag)) ** 2) for z in offsets]
