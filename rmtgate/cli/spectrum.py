@@ -9,7 +9,6 @@ from typing import Any
 from rmtgate.cli.common import emit_json
 from rmtgate.numerics.parameters import parse_parameters
 from rmtgate.numerics.samples import LocalSample
-from rmtgate.symbolic.architecture import Architecture
 from rmtgate.symbolic.builtins import resolve_architecture
 from rmtgate.symbolic.derive import derive
 from rmtgate.validation import check_integer
@@ -47,10 +46,20 @@ def _cmd_spectrum(args: argparse.Namespace) -> int:
     output: dict[str, Any] = {"architecture": arch.name, "state": state}
     eigenvalues = None
     bnd = derive(arch).boundary
+    steady = None
+    if state == "steady":
+        from rmtgate.mft.steady_spectrum import steady_spectrum
+
+        if not args.quiet:
+            # the DMFT iteration takes seconds to minutes: say what is running
+            print("solving steady-state DMFT ...", file=sys.stderr)
+        steady = steady_spectrum(arch, params, seed=args.seed, n_angles=args.angles)
     if args.simulate is not None:
         sample: str | LocalSample = state
-        if state not in ("network", "zero"):
-            sample = _state_sample(arch, params, state, args)
+        if steady is not None:
+            sample = steady.sample
+        elif state not in ("network", "zero"):
+            sample = _state_sample(state)
         if not args.quiet:
             print(f"simulating N={args.simulate} ({args.steps} steps) ...", file=sys.stderr)
         comparison = compare_with_simulation(
@@ -75,9 +84,13 @@ def _cmd_spectrum(args: argparse.Namespace) -> int:
             from rmtgate.errors import StateError, expected
 
             raise StateError(expected("--simulate N with --state network", "state", state))
+        elif steady is not None:
+            used = steady.sample
         else:
-            used = _state_sample(arch, params, state, args)
-        curve = spectral_curve(evaluator(bnd, used, resolved), n_angles=args.angles)
+            used = _state_sample(state)
+        curve = (
+            steady.curve if steady is not None else spectral_curve(evaluator(bnd, used, resolved), n_angles=args.angles)
+        )
     output["parameters"] = resolved
     if args.bounds and used is not None:
         from rmtgate.numerics.curves import bounding_evaluators
@@ -88,6 +101,10 @@ def _cmd_spectrum(args: argparse.Namespace) -> int:
             "outer": spectral_curve(outer, n_angles=args.angles).spectral_radius,
         }
     output["spectral_radius"] = curve.spectral_radius
+    if steady is not None:
+        # the steady state is Monte Carlo: its radius carries an error bar (spread of the DMFT replicas)
+        summary = steady.summary()
+        output.update({k: summary[k] for k in ("spectral_radius_error", "replica_radii", "sample_size", "dmft")})
     # JSON floats are doubles: ρ − 1 ~ e^{−c a_z} and a centre 1 − 1e-18 need decimal strings
     output["spectral_radius_minus_one"] = curve.spectral_radius_minus_one()
     output["center"] = curve.center
@@ -103,8 +120,9 @@ def _cmd_spectrum(args: argparse.Namespace) -> int:
     if args.json:
         emit_json(output)
     else:
+        error = "" if output.get("spectral_radius_error") is None else f" ± {output['spectral_radius_error']:.2g}"
         print(
-            f"{arch.name}: spectral radius {curve.spectral_radius:.6g} (ρ − 1 = {curve.spectral_radius_minus_one(6)}; "
+            f"{arch.name}: spectral radius {curve.spectral_radius:.6g}{error} (ρ − 1 = {curve.spectral_radius_minus_one(6)}; "
             f"{curve.support}, {curve.precision}; {state} statistics)"
         )
         if "bounding_radii" in output:
@@ -118,17 +136,10 @@ def _cmd_spectrum(args: argparse.Namespace) -> int:
     return 0
 
 
-def _state_sample(arch: Architecture, params: dict[str, float], state: str, args: argparse.Namespace) -> LocalSample:
-    """A saved ``.npz`` state, or the mean-field steady state (``steady``)."""
+def _state_sample(state: str) -> LocalSample:
+    """A saved ``.npz`` state (``steady`` is solved by :func:`~rmtgate.mft.steady_spectrum.steady_spectrum`)."""
     from rmtgate.numerics.samples import LocalSample
 
-    if state == "steady":
-        from rmtgate.mft.dmft import steady_state_sample
-
-        if not args.quiet:
-            # the DMFT iteration takes tens of seconds: say what is running
-            print("solving steady-state DMFT ...", file=sys.stderr)
-        return steady_state_sample(arch, params, seed=args.seed)
     return LocalSample.load(state)
 
 

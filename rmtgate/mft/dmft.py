@@ -116,6 +116,7 @@ class SteadyState:
     correlation_time: float = math.nan
     stages: list[WindowStage] = field(default_factory=list)
     noise: float = math.nan
+    replica_inputs: list[dict[str, np.ndarray]] = field(default_factory=list)
 
     @property
     def C0(self) -> dict[str, float]:
@@ -169,15 +170,42 @@ class SteadyState:
         stationary times.
         """
         n = check_integer(n, "n", 1)
+        return self._draw([self.C_inputs], n, seed)[0]
+
+    def replica_samples(self, n: int, seed: int | np.random.Generator) -> list[dict[str, np.ndarray]]:
+        """``n`` draws (as in :meth:`sample`) from each replica's own self-consistent covariances.
+
+        The replicas differ by their Monte Carlo noise only, so anything computed from these
+        samples spreads as the solution does: their spread is its error bar.
+        """
+        n = check_integer(n, "n", 1)
+        if len(self.replica_inputs) < 2:
+            raise ParameterError(expected("a steady state solved with replicas >= 2", "replicas", self.replicas))
+        return self._draw(self.replica_inputs, n, seed)
+
+    def _draw(
+        self, inputs: list[dict[str, np.ndarray]], n: int, seed: int | np.random.Generator
+    ) -> list[dict[str, np.ndarray]]:
         runner = SingleSiteRunner(
-            self.architecture, self.parameters, self.steps, self.burn_in, self.trajectories, seed, lags=len(self.lags)
+            self.architecture,
+            self.parameters,
+            self.steps,
+            self.burn_in,
+            self.trajectories,
+            seed,
+            lags=len(self.lags),
+            replicas=len(inputs),
         )
-        covs = {name: self.C_inputs[name] for name in runner.input_names}
-        locals_ = runner.run([covs], keep_locals=True)["locals"]
+        covs = [{name: cov[name] for name in runner.input_names} for cov in inputs]
+        locals_ = runner.run(covs, keep_locals=True)["locals"]
         rng = np.random.default_rng(seed if isinstance(seed, int) else None)
-        total = next(iter(locals_.values())).size
-        pick = rng.choice(total, size=n, replace=n > total)
-        return {k: np.asarray(v).ravel()[pick] for k, v in locals_.items()}
+        draws = []
+        for r in range(len(inputs)):
+            columns = {k: np.asarray(v)[:, runner.replica_slice(r)].ravel() for k, v in locals_.items()}
+            total = next(iter(columns.values())).size
+            pick = rng.choice(total, size=n, replace=n > total)
+            draws.append({k: v[pick] for k, v in columns.items()})
+        return draws
 
     def local_sample(self, n: int, seed: int | np.random.Generator) -> LocalSample:
         """:meth:`sample` as the :class:`~rmtgate.numerics.samples.LocalSample` the boundary averages over.
@@ -186,9 +214,15 @@ class SteadyState:
         per-neuron values of the parameter ``b`` (``b + epsilon_b``), which the boundary
         evaluators average over like any local variable.
         """
+        return self._local(self.sample(n, seed))
+
+    def replica_local_samples(self, n: int, seed: int | np.random.Generator) -> list[LocalSample]:
+        """:meth:`replica_samples` as :class:`~rmtgate.numerics.samples.LocalSample` (see :meth:`local_sample`)."""
+        return [self._local(values) for values in self.replica_samples(n, seed)]
+
+    def _local(self, values: dict[str, np.ndarray]) -> LocalSample:
         from rmtgate.numerics.samples import LocalSample
 
-        values = self.sample(n, seed)
         for bias, _ in self.architecture.bias_variances:
             noise = values.pop(f"epsilon_{bias}", None)
             if noise is not None:
@@ -566,6 +600,7 @@ def steady_state(
         correlation_time=tau,
         stages=stages,
         noise=solve.noise,
+        replica_inputs=[{n: np.asarray(c[n]) for n in names} for c in solve.covs],
     )
 
 
