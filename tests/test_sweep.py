@@ -152,3 +152,40 @@ def test_kill_9_then_resume_equals_uninterrupted_run(tmp_path: Path) -> None:
         # equal up to rounding: Dask's workers pin BLAS to one thread, this process does not
         np.testing.assert_allclose(resumed[name].values, reference[name].values, rtol=1e-12)
     assert resumed.attrs["fingerprint"] == reference.attrs["fingerprint"]
+
+
+class _Interrupted(Exception):
+    pass
+
+
+def test_chained_steady_state_sweep_resumes_to_the_uninterrupted_result(tmp_path: Path) -> None:
+    # each steady-state point starts its DMFT from the previous point along a_z; interrupted
+    # after two points and resumed on a 2-worker Dask cluster (the third point then warm-starts
+    # from the second's stored solution), the sweep must equal an uninterrupted in-process run
+    # bit for bit: the chain depends only on stored data, and the DMFT only on its inputs
+    settings = {"trajectories": 256, "samples": 500, "angles": 32}
+    spec = _spec(["a_h=3", "a_r=1", "a_z=1:2:4"], ("spectral_radius", "C_h"), **settings)
+    assert spec.chained and spec.predecessor(0) is None and spec.predecessor(3) == 2
+    whole = run_sweep(spec, tmp_path / "whole.zarr", workers=0).load()
+
+    def stop_after_two(finished: int, total: int, result: object) -> None:
+        if result is not None and finished == 2:
+            raise _Interrupted
+
+    path = tmp_path / "resumed.zarr"
+    with pytest.raises(_Interrupted):
+        run_sweep(spec, path, workers=0, callback=stop_after_two)
+    assert sorted(p.name for p in (path / "warm_starts").iterdir()) == ["0.npz", "1.npz"]
+    resumed = run_sweep(spec, path, workers=2).load()
+    assert bool(resumed["done"].all()) and not any(resumed["error"].values.ravel())
+    for name in ("spectral_radius", "C_h", "iterations"):
+        np.testing.assert_array_equal(resumed[name].values, whole[name].values)
+    # starting from the neighbour's solution (and its window) saves DMFT iterations over the
+    # chain; not at every point (measured here: 55, 29, 22 warm against 84, 28, 43 cold), so
+    # the sum is compared
+    cold = run_sweep(
+        _spec(["a_h=3", "a_r=1", "a_z=1:2:4"], ("C_h",), warm_start=False, **settings),
+        tmp_path / "cold.zarr",
+        workers=0,
+    ).load()
+    assert float(whole["iterations"][..., 1:].sum()) <= float(cold["iterations"][..., 1:].sum())

@@ -32,6 +32,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         trajectories=args.trajectories,
         samples=args.samples,
         angles=args.angles,
+        warm_start=not args.cold,
     )
     bar: Any = None
     failed = 0
@@ -83,6 +84,11 @@ def register(subparsers: Any) -> None:
     p.add_argument("--angles", type=int, default=360, help="rays of the spectral curve (default 360)")
     p.add_argument("--near", type=float, default=0.05, help="radius around λ=1 for fraction_near_1 (default 0.05)")
     p.add_argument("--seed", type=int, default=0, help="root seed; point i uses SeedSequence(seed) child i")
+    p.add_argument(
+        "--cold",
+        action="store_true",
+        help="solve every steady-state point from scratch (default: from the previous point along the last axis)",
+    )
     p.add_argument("--scheduler", metavar="ADDRESS", help="existing Dask scheduler, e.g. tcp://host:8786")
     p.add_argument("--workers", type=int, help="local cluster processes (default min(cores, 4); 0: no Dask)")
     p.set_defaults(handler=_cmd_sweep)

@@ -400,6 +400,7 @@ def steady_state(
     window_tol: float = 0.1,
     path_budget: int = 1 << 24,
     control_variates: bool = True,
+    first_lags: int | None = None,
 ) -> SteadyState:
     """Solve the steady-state DMFT of ``arch`` by damped Monte Carlo iteration.
 
@@ -443,6 +444,9 @@ def steady_state(
         control_variates: correct every measured autocovariance with the Hermite moments of
             the fields (:mod:`rmtgate.mft.control_variates`), for windows up to
             ``MAX_ELEMENTS`` lags × paths.
+        first_lags: the first window of an adaptive solve (default 64), doubled from there; a
+            warm start from a nearby parameter point begins at that point's confirmed window
+            (half its final one) instead of growing the window again.
         path_budget: the most time steps (paths × steps per path) one iteration simulates;
             long windows use fewer than ``trajectories`` paths to stay within it (memory
             about 100 bytes per time step).
@@ -478,7 +482,10 @@ def steady_state(
         windows = [lags, 2 * lags]  # the window asked for, and the one that must confirm it
     else:
         max_lags = check_integer(max_lags, "max_lags", 2 * FIRST_WINDOW)  # two windows: one to confirm the other
-        windows = [FIRST_WINDOW << k for k in range(int(math.log2(max_lags / FIRST_WINDOW)) + 1)]
+        first = FIRST_WINDOW
+        if first_lags is not None:
+            first = check_integer(first_lags, "first_lags", 4, max_lags // 2)
+        windows = [first << k for k in range(int(math.log2(max_lags / first)) + 1)]
     rng = np.random.default_rng(seed)
     names: list[str] | None = None
     start: dict[str, np.ndarray] | None = dict(initial) if initial is not None else None

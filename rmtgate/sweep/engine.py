@@ -2,8 +2,9 @@
 
 The driver (this process) is the only writer of the store; workers only compute.  A rerun
 of the same sweep reads ``done`` and submits only the missing points, and since a point's
-seed depends only on its index (:meth:`SweepSpec.point_seed`) the resumed dataset equals an
-uninterrupted run's.  Dask and xarray are imported here, lazily, so ``import rmtgate`` stays
+seed depends only on its index (:meth:`SweepSpec.point_seed`), and a chained point's warm
+start only on its predecessor's stored solution, the resumed dataset equals an uninterrupted
+run's.  Dask and xarray are imported here, lazily, so ``import rmtgate`` stays
 light.
 """
 
@@ -71,40 +72,58 @@ def run_sweep(
             callback(finished, total, result)
 
     if missing and workers == 0 and not scheduler:
-        for i, _, params in missing:
-            commit(evaluate_point(spec, i, params))
+        for i, _, params in missing:  # C order: a chained point's predecessor is already stored
+            commit(evaluate_point(spec, i, params, store.read_warm(spec.predecessor(i))))
     elif missing:
-        _run_distributed(spec, missing, scheduler, workers, commit)
+        _run_distributed(spec, store, missing, scheduler, workers, commit)
     return xr.open_zarr(str(Path(path)))
 
 
 def _run_distributed(
     spec: SweepSpec,
+    store: SweepStore,
     missing: list[tuple[int, tuple[int, ...], dict[str, float]]],
     scheduler: str | None,
     workers: int | None,
     commit: Callable[[PointResult], None],
 ) -> None:
+    """Every missing point as a task; a chained sweep submits a line's next point when the one before it is stored.
+
+    Chains are scheduled here, not as Dask dependencies: a point whose predecessor failed (or
+    whose worker died) then still runs, from scratch, instead of inheriting the failure.
+    """
     from distributed import as_completed
 
     client, cluster = _client(scheduler, workers)
     try:
         spec_future = client.scatter(spec, broadcast=True)  # ship the architecture once, not per task
         tag = spec.fingerprint()[:12]
-        futures = [
-            client.submit(evaluate_point, spec_future, i, params, key=f"sweep-{tag}-{i}", pure=False)
-            for i, _, params in missing
-        ]
-        index_of = {future.key: i for future, (i, _, _) in zip(futures, missing, strict=True)}
-        for future in as_completed(futures):
+        # one queue per line along the last axis when chained (each point waits for the one before it)
+        queues: dict[int, list[tuple[int, dict[str, float]]]] = {}
+        for i, _, params in missing:
+            queues.setdefault(i // spec.shape[-1] if spec.chained else i, []).append((i, params))
+        index_of: dict[str, int] = {}
+
+        def submit(line: int) -> Any:
+            i, params = queues[line].pop(0)
+            warm = store.read_warm(spec.predecessor(i))
+            future = client.submit(evaluate_point, spec_future, i, params, warm, key=f"sweep-{tag}-{i}", pure=False)
+            index_of[future.key] = i
+            return future
+
+        pending = as_completed([submit(line) for line in list(queues)])
+        for future in pending:
+            i = index_of[future.key]
             try:
                 result = future.result()
             except Exception as err:  # a worker died or a bug escaped: record it, keep sweeping
-                i = index_of[future.key]
                 result = PointResult(i, spec.point_seed(i), {q: math.nan for q in spec.quantities})
                 result.error = f"{type(err).__name__}: {err}"
             commit(result)
             future.release()  # results are on disk now; free the worker's memory
+            line = i // spec.shape[-1] if spec.chained else i
+            if queues[line]:
+                pending.add(submit(line))
     finally:
         client.close()
         if cluster is not None:

@@ -86,6 +86,8 @@ class SweepSpec:
     the steady-state theory (single-site paths of the DMFT, local-variable draws for the
     boundary average); ``angles`` the rays of the spectral curve; ``state`` the statistics
     of the theory (``steady``: mean-field steady state, ``zero``: the zero fixed point).
+    ``warm_start``: a steady-state point starts its DMFT from the solution of the point
+    before it along the last axis (see :attr:`chained`).
     """
 
     architecture: Architecture
@@ -102,6 +104,7 @@ class SweepSpec:
     trajectories: int = 1000
     samples: int = 2000
     angles: int = 360
+    warm_start: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -120,6 +123,23 @@ class SweepSpec:
         # every point must be a complete, valid parameter set: check the corners up front
         for corner in itertools.product(*((a.values[0], a.values[-1]) for a in self.axes)):
             resolve_parameters(self.architecture, {**self.fixed, **dict(zip(self.dims, corner, strict=True))})
+
+    @property
+    def chained(self) -> bool:
+        """Whether points are solved along the last axis, each from its predecessor's steady state.
+
+        Only the steady-state theory has a solve to warm-start (the DMFT: a neighbour's
+        correlation functions and memory window save most of its iterations where the dynamics
+        are slow).  A chained point depends on its predecessor's stored solution, so a resumed
+        sweep still reproduces an uninterrupted one.
+        """
+        return self.warm_start and self.method == "theory" and self.state == "steady"
+
+    def predecessor(self, index: int) -> int | None:
+        """The point ``index`` warm-starts from (the previous one along the last axis), if any."""
+        if not self.chained or index % self.shape[-1] == 0:
+            return None
+        return index - 1
 
     @property
     def dims(self) -> tuple[str, ...]:
@@ -151,6 +171,8 @@ class SweepSpec:
             out.update(N=self.N, steps=self.steps, ensemble=self.ensemble)
         else:
             out.update(state=self.state, trajectories=self.trajectories, samples=self.samples)
+            if self.chained:
+                out["warm_start"] = "previous point along the last axis"
         if "spectral_radius" in self.quantities or "fraction_near_1" in self.quantities:
             out["angles"] = self.angles
         if "fraction_near_1" in self.quantities:

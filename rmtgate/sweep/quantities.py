@@ -33,14 +33,19 @@ class PointResult:
     seconds: float = math.nan
     iterations: float = math.nan
     residual: float = math.nan
+    #: the steady state's input correlation functions (a successor's warm start), if one was solved
+    warm: dict[str, np.ndarray] | None = None
     error: str = ""
 
 
 class _Point:
     """Lazily computed pieces of one point, shared between its quantities."""
 
-    def __init__(self, spec: SweepSpec, params: dict[str, float], seed: int) -> None:
+    def __init__(
+        self, spec: SweepSpec, params: dict[str, float], seed: int, warm: dict[str, np.ndarray] | None = None
+    ) -> None:
         self.spec = spec
+        self.warm = warm
         self.arch = spec.architecture
         self.params = resolve_parameters(self.arch, params)
         self.seed = seed
@@ -57,7 +62,11 @@ class _Point:
     def steady(self) -> Any:
         from rmtgate.mft.dmft import steady_state
 
-        state = steady_state(self.arch, self.params, trajectories=self.spec.trajectories, seed=self.seed)
+        options: dict[str, Any] = {}
+        if self.warm is not None:
+            # the predecessor's correlation functions, and its confirmed window (half its last)
+            options = {"initial": self.warm, "first_lags": max(64, len(next(iter(self.warm.values()))) // 2)}
+        state = steady_state(self.arch, self.params, trajectories=self.spec.trajectories, seed=self.seed, **options)
         self.iterations, self.residual = float(state.iterations), float(state.residual)
         return state
 
@@ -150,14 +159,20 @@ def _standard_error(values: np.ndarray) -> float:
     return float(np.std(values, ddof=1) / math.sqrt(values.size))
 
 
-def evaluate_point(spec: SweepSpec, index: int, params: dict[str, float]) -> PointResult:
-    """Compute every quantity of ``spec`` at one point (the body of a Dask task)."""
+def evaluate_point(
+    spec: SweepSpec, index: int, params: dict[str, float], warm: dict[str, np.ndarray] | None = None
+) -> PointResult:
+    """Compute every quantity of ``spec`` at one point (the body of a Dask task).
+
+    ``warm``: the predecessor's steady-state input correlations (:attr:`PointResult.warm`),
+    the DMFT's starting point; None solves from scratch.
+    """
     seed = spec.point_seed(index)
     start = time.perf_counter()
     result = PointResult(index=index, seed=seed, values={q: math.nan for q in spec.quantities})
     messages: list[str] = []
     try:
-        point = _Point(spec, params, seed)
+        point = _Point(spec, params, seed, warm)
     except RmtgateError as err:
         point, messages = None, [f"{type(err).__name__}: {err}"]
     for name in spec.quantities if point is not None else ():
@@ -170,6 +185,8 @@ def evaluate_point(spec: SweepSpec, index: int, params: dict[str, float]) -> Poi
                 result.iterations, result.residual = float(err.iterations), float(err.residual)
     if point is not None and not math.isnan(point.iterations):
         result.iterations, result.residual = point.iterations, point.residual
+    if point is not None and "steady" in point.__dict__:  # solved (cached_property), not failed
+        result.warm = {name: np.asarray(c) for name, c in point.steady.C_inputs.items()}
     result.error = "; ".join(messages)
     result.seconds = time.perf_counter() - start
     return result

@@ -6,6 +6,9 @@ per-point diagnostics ``seconds``, ``iterations``, ``residual``, ``point_seed``,
 (message of a failed point, ``""`` otherwise) and ``done``.  Every variable is chunked one
 point per chunk, so writing a point touches only that point's chunk files: a ``kill -9``
 loses at most the point being written, which ``done`` (written last) still marks as missing.
+A chained sweep (:attr:`SweepSpec.chained`) also keeps, per point, the input correlation
+functions of its steady state under ``warm_starts/`` (written before ``done``): the next point
+along the last axis starts from them, on a resumed run as on the first.
 
 The store is first written under a temporary name and renamed into place, so a store that
 exists is always complete; its attrs carry a fingerprint of the sweep (:meth:`SweepSpec.fingerprint`)
@@ -28,6 +31,8 @@ from rmtgate.sweep.grid import SweepSpec, describe_difference
 from rmtgate.sweep.quantities import PointResult
 
 DIAGNOSTICS = ("seconds", "iterations", "residual")
+#: where a chained sweep keeps each point's steady-state correlations (its successor's start), in the store
+WARM_DIRECTORY = "warm_starts"
 
 
 def _template(spec: SweepSpec) -> Any:
@@ -131,4 +136,27 @@ class SweepStore:
         g["residual"][where] = result.residual
         g["point_seed"][where] = result.seed
         g["error"][where] = result.error
+        if result.warm is not None and self.spec.chained:
+            self._write_warm(result.index, result.warm)
         g["done"][where] = True
+
+    def _warm_path(self, index: int) -> Path:
+        return self.path / WARM_DIRECTORY / f"{index}.npz"
+
+    def _write_warm(self, index: int, warm: dict[str, np.ndarray]) -> None:
+        target = self._warm_path(index)
+        target.parent.mkdir(exist_ok=True)
+        partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
+        with open(partial, "wb") as handle:
+            np.savez(handle, **warm)
+        os.replace(partial, target)  # a successor never reads half a file
+
+    def read_warm(self, index: int | None) -> dict[str, np.ndarray] | None:
+        """The steady-state correlations stored with point ``index`` (None: no point, failed, or not chained)."""
+        if index is None:
+            return None
+        try:
+            with np.load(self._warm_path(index)) as data:
+                return {name: np.array(data[name]) for name in data.files}
+        except (OSError, ValueError):
+            return None
