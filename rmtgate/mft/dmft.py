@@ -198,7 +198,7 @@ class SteadyState:
         )
         covs = [{name: cov[name] for name in runner.input_names} for cov in inputs]
         locals_ = runner.run(covs, keep_locals=True)["locals"]
-        rng = np.random.default_rng(seed if isinstance(seed, int) else None)
+        rng = np.random.default_rng(seed)  # a Generator is used as is: same generator, same draws
         draws = []
         for r in range(len(inputs)):
             columns = {k: np.asarray(v)[:, runner.replica_slice(r)].ravel() for k, v in locals_.items()}

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import mpmath
+import numpy as np
 import sympy
 from sympy.printing.latex import LatexPrinter
 
@@ -127,7 +128,11 @@ class _Integrand:
             bps = self._breakpoints(factor, pvals)
 
             def fn(*xs: Any, _f: _Factor = factor) -> Any:
-                return _f.numeric(*xs, *pvals)
+                # a saturated gate (σ = 1 in double) makes 1/(1 − f) infinite at the outer
+                # nodes; the result is checked by its user (a non-finite L(1) is a typed
+                # error), so numpy's warnings would only reach the user's terminal as noise
+                with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                    return _f.numeric(*xs, *pvals)
 
             value *= expect_nd(fn, sd, breakpoints=bps)
         return value
