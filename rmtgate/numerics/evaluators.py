@@ -85,8 +85,7 @@ class _Base:
 
     dps: int | None = None  # mpmath digits behind the coefficients (None: double)
     origin: float = 0.0  # λ-coordinates of poles and offsets are relative to this point
-    #: the origin to every digit of ``dps`` (an ``mpf`` on the mpmath path; ``origin`` is it rounded)
-    origin_exact: Any = 0.0
+    origin_exact: Any = 0.0  # the origin to every digit of ``dps`` (an ``mpf`` on the mpmath path)
 
     @property
     def precision(self) -> str:
@@ -173,14 +172,13 @@ class NumpyEvaluator(_Base):
         self.dps = dps
         self.origin = self.origin_exact = 0.0
         if dps is not None:
-            # the origin: the residue-weighted mean pole of the double path, an exact double
+            # the origin: the residue-weighted mean pole of the double path, moved by
+            # shifted_blocks onto the exact pole next to it (kept as origin_exact)
             poles, residues = _decompose(*[b.reshape(m, *s) for b, s in zip(blocks[:3], shapes[:3], strict=True)])
             weights = np.sum(np.abs(residues) ** 2, axis=(2, 3))
             real = np.real(poles)
-            self.origin = (
-                float(np.sum(weights * real) / np.sum(weights)) if np.sum(weights) > 0 else float(np.mean(real))
-            )
-            blocks, self.origin_exact = shifted_blocks(mp_functions, values, m, dps, self.origin, n, shapes)
+            mean = float(np.sum(weights * real) / np.sum(weights)) if np.sum(weights) > 0 else float(np.mean(real))
+            blocks, self.origin_exact = shifted_blocks(mp_functions, values, m, dps, mean, n, shapes)
             self.origin = float(self.origin_exact)
         a_ss, a_sf, c_s, self.c_f = (b.reshape(m, *s) for b, s in zip(blocks, shapes, strict=True))
         self.poles, residues = _decompose(a_ss, a_sf, c_s)
