@@ -101,7 +101,7 @@ def _run_distributed(
         # one queue per line along the last axis when chained (each point waits for the one before it)
         queues: dict[int, list[tuple[int, dict[str, float]]]] = {}
         for i, _, params in missing:
-            queues.setdefault(i // spec.shape[-1] if spec.chained else i, []).append((i, params))
+            queues.setdefault(spec.chain(i), []).append((i, params))
         index_of: dict[str, int] = {}
 
         def submit(line: int) -> Any:
@@ -121,9 +121,8 @@ def _run_distributed(
                 result.error = f"{type(err).__name__}: {err}"
             commit(result)
             future.release()  # results are on disk now; free the worker's memory
-            line = i // spec.shape[-1] if spec.chained else i
-            if queues[line]:
-                pending.add(submit(line))
+            if queues[spec.chain(i)]:
+                pending.add(submit(spec.chain(i)))
     finally:
         client.close()
         if cluster is not None:

@@ -135,6 +135,10 @@ class SweepSpec:
         """
         return self.warm_start and self.method == "theory" and self.state == "steady"
 
+    def chain(self, index: int) -> int:
+        """The chain point ``index`` belongs to: its line along the last axis when chained, else itself."""
+        return index // self.shape[-1] if self.chained else index
+
     def predecessor(self, index: int) -> int | None:
         """The point ``index`` warm-starts from (the previous one along the last axis), if any."""
         if not self.chained or index % self.shape[-1] == 0:
