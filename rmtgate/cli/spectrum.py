@@ -59,7 +59,7 @@ def _cmd_spectrum(args: argparse.Namespace) -> int:
         if steady is not None:
             sample = steady.sample
         elif state not in ("network", "zero"):
-            sample = _state_sample(state)
+            sample = LocalSample.load(state)
         if not args.quiet:
             print(f"simulating N={args.simulate} ({args.steps} steps) ...", file=sys.stderr)
         comparison = compare_with_simulation(
@@ -87,7 +87,7 @@ def _cmd_spectrum(args: argparse.Namespace) -> int:
         elif steady is not None:
             used = steady.sample
         else:
-            used = _state_sample(state)
+            used = LocalSample.load(state)
         curve = (
             steady.curve if steady is not None else spectral_curve(evaluator(bnd, used, resolved), n_angles=args.angles)
         )
@@ -134,13 +134,6 @@ def _cmd_spectrum(args: argparse.Namespace) -> int:
         if "plot" in output:
             print(f"plot written to {output['plot']}")
     return 0
-
-
-def _state_sample(state: str) -> LocalSample:
-    """A saved ``.npz`` state (``steady`` is solved by :func:`~rmtgate.mft.steady_spectrum.steady_spectrum`)."""
-    from rmtgate.numerics.samples import LocalSample
-
-    return LocalSample.load(state)
 
 
 def register(subparsers: Any) -> None:

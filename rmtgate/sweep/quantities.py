@@ -185,7 +185,7 @@ def evaluate_point(
                 result.iterations, result.residual = float(err.iterations), float(err.residual)
     if point is not None and not math.isnan(point.iterations):
         result.iterations, result.residual = point.iterations, point.residual
-    if point is not None and "steady" in point.__dict__:  # solved (cached_property), not failed
+    if spec.chained and point is not None and "steady" in point.__dict__:  # solved (cached_property), not failed
         result.warm = {name: np.asarray(c) for name, c in point.steady.C_inputs.items()}
     result.error = "; ".join(messages)
     result.seconds = time.perf_counter() - start

@@ -136,7 +136,7 @@ class SweepStore:
         g["residual"][where] = result.residual
         g["point_seed"][where] = result.seed
         g["error"][where] = result.error
-        if result.warm is not None and self.spec.chained:
+        if result.warm is not None:  # set only in chained sweeps
             self._write_warm(result.index, result.warm)
         g["done"][where] = True
 
