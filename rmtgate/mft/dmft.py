@@ -22,6 +22,7 @@ re-derive them (the path simulation itself lives in :mod:`rmtgate.mft.single_sit
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 from collections.abc import Mapping
@@ -33,7 +34,8 @@ import numpy as np
 from rmtgate.errors import ConvergenceError, DerivationError, ParameterError, expected
 from rmtgate.mft.control_variates import corrected_autocovariances, hermite_controls, replica_autocovariances
 from rmtgate.mft.fixed_points import fixed_points
-from rmtgate.mft.single_site import SingleSiteRunner, autocovariance
+from rmtgate.mft.free_factors import FactoredInput, gate_moments
+from rmtgate.mft.single_site import SingleSiteRunner, autocovariance, realized_covariance
 from rmtgate.numerics.parameters import resolve_parameters
 from rmtgate.symbolic.architecture import Architecture
 from rmtgate.validation import check_integer
@@ -54,6 +56,22 @@ MIN_DECORRELATED = 0.05
 #: self-consistent but truncated solution (GRU a_z = 10 at 64 lags: τ_c = 22, C_h0 = 0.307,
 #: while the network has τ_c ≈ 850 and C_h0 = 0.355) that passes every check made inside it
 CONFIRM_GROWTH = 1.5
+#: the returned window is iterated to this fraction of the Monte Carlo noise of one map
+#: evaluation: the bias of stopping there is then at most a few tenths of the error bar (the
+#: replicas' spread over √replicas), while stopping at the noise itself left biases of
+#: 0.15 % (GRU a_h = 3, a_z = a_r = 1) and 1.3 % (LSTM a_h = 3, gains 1), larger than it
+POLISH = 0.125
+#: ... and to this fraction of ``tol`` where the noise is smaller still, in at most this many
+#: iterations (measured: 8-15 with 2048 paths; a map too rough to get there, as with 64 paths
+#: per replica, would otherwise spend max_iter iterations learning so)
+POLISH_TOL = 0.01
+POLISH_ITERATIONS = 40
+#: ... giving up after this many iterations without a new smallest residual (a window of 4096
+#: lags with 62 paths per replica: 40 iterations, 90 s, spent on a map too rough to polish)
+POLISH_PATIENCE = 8
+#: ... and not tried with fewer paths per replica than this (62 per replica: the polish failed at
+#: every window measured; 256: it converged in 8-15 iterations)
+POLISH_MIN_PATHS = 128
 CONFIRM_TOL = 0.02
 """Part of ``C(0)`` that must decorrelate inside the window when every fixed point is unstable.
 
@@ -97,7 +115,8 @@ class SteadyState:
     error (spread of the independent replicas over ``√replicas``).  ``correlation_time`` is
     the integrated correlation time of the first state, ``stages`` the windows tried;
     ``residual`` is below ``max(tol, noise)``, ``noise`` the Monte Carlo standard error of one
-    evaluation of the map.
+    evaluation of the map; ``polished`` says whether the answer was then iterated below the
+    noise (:data:`POLISH`), as it is unless the sampled map is too rough for that.
     """
 
     architecture: Architecture
@@ -117,6 +136,7 @@ class SteadyState:
     stages: list[WindowStage] = field(default_factory=list)
     noise: float = math.nan
     replica_inputs: list[dict[str, np.ndarray]] = field(default_factory=list)
+    polished: bool = True
 
     @property
     def C0(self) -> dict[str, float]:
@@ -155,6 +175,7 @@ class SteadyState:
             "iterations": self.iterations,
             "residual": self.residual,
             "noise": _finite_or_none(self.noise),
+            "polished": self.polished,
             "stages": [vars(s) for s in self.stages],
             "lags": self.lags.tolist(),
             "C_states": {k: v.tolist() for k, v in self.C_states.items()},
@@ -294,6 +315,17 @@ class _Solve:
     noise: float
 
 
+@dataclass
+class _Window:
+    """A solved window: its solution, its runner's ``(steps, burn_in, paths, lags)``, a copy of
+    the generator its runner drew from, and the correlation time measured in it."""
+
+    solve: _Solve
+    shape: tuple[int, int, int, int]
+    draws: np.random.Generator
+    correlation_time: float
+
+
 class _Anderson:
     """Anderson mixing (type II, Tikhonov-regularized) of one replica's flattened covariances.
 
@@ -328,6 +360,30 @@ class _Anderson:
         return x + self.damping * f - (dX + self.damping * dF) @ gamma
 
 
+def _gate_moments(
+    runner: SingleSiteRunner,
+    covs: list[dict[str, np.ndarray]],
+    lags: int,
+    factored_by_index: Mapping[int, FactoredInput],
+) -> dict[int, list[np.ndarray]]:
+    """Per factored input (or state), each replica's exact free-gate autocovariance, where quadrature resolves the gates."""
+    out = {}
+    for j, factored in factored_by_index.items():
+        per_replica = []
+        for cov in covs:
+            fields = [
+                realized_covariance(runner.field_covariance(f.field, cov), runner.fft_size)[:lags]
+                for f in factored.factors
+            ]
+            moment = gate_moments(factored, fields, runner.pvals)
+            if moment is None:
+                break
+            per_replica.append(moment)
+        else:
+            out[j] = per_replica
+    return out
+
+
 def _iterate(
     runner: SingleSiteRunner,
     covs: list[dict[str, np.ndarray]],
@@ -337,29 +393,39 @@ def _iterate(
     tol: float,
     max_iter: int,
     control_variates: bool = True,
+    noise_stop: float = 1.0,
+    patience: int | None = None,
 ) -> _Solve:
-    """Anderson-mixed iteration of the replicas' covariances to self-consistency at a fixed window."""
+    """Anderson-mixed iteration of the replicas' covariances to ``max|ΔC| < max(tol, noise_stop · noise)``."""
     history: list[float] = []
     residual = math.inf
     names = runner.input_names
     mixers = [_Anderson(damping) for _ in covs]
     for iteration in range(1, max_iter + 1):
         record = runner.run(covs)
-        controls = hermite_controls(runner, record["fields"], covs, lags) if control_variates else None
+        gates = _gate_moments(runner, covs, lags, runner.factored)
+        # a free gate's field enters only through its exactly averaged factor: no control needed
+        skip = {f.field for j in gates for f in runner.factored[j].factors}
+        controls = hermite_controls(runner, record["fields"], covs, lags, skip) if control_variates else None
         measured_by_name, noise = {}, 0.0
         for j, name in enumerate(names):
-            measured_by_name[name], name_noise = replica_autocovariances(runner, record["inputs"][j], lags, controls)
+            if j in gates:
+                rests, name_noise = replica_autocovariances(runner, record["rests"][j], lags, controls)
+                measured_by_name[name] = [g * rest for g, rest in zip(gates[j], rests, strict=True)]
+                name_noise *= max(float(np.max(np.abs(g))) for g in gates[j])
+            else:
+                paths = record["inputs"][j]
+                measured_by_name[name], name_noise = replica_autocovariances(runner, paths, lags, controls)
             noise = max(noise, name_noise)
         measured = [{name: measured_by_name[name][r] for name in names} for r in range(runner.replicas)]
         residual = max(float(np.max(np.abs(m[n] - c[n]))) for m, c in zip(measured, covs, strict=True) for n in c)
         history.append(residual)
-        # Stopping at the noise level is a compromise, not a virtue: the map contracts its slow
-        # mode by only ~0.97 per step, so the iterate can still sit tens of residuals from the
-        # fixed point, on the side it started from (GRU a_z = 5, 128 lags, 1024 paths: 0.3255
-        # here, 0.3444 iterated to tol = 1e-3 or 2e-5).  Iterating below the noise is no cure:
-        # a replica's sampled map need not have a fixed point nearby (λ ≥ 1 by noise), and at
-        # a_z = 1 one replica in four then cycles at residual ~5e-3 for 100 iterations.
-        if residual < max(tol, noise):
+        if patience is not None and len(history) > patience and min(history[-patience:]) >= min(history[:-patience]):
+            break  # no progress in `patience` iterations: a map too rough for the tolerance asked
+        # At the noise level the iterate can still sit several residuals from the fixed point, on
+        # the side it started from (the map contracts its slow mode by only ~0.95 per step): good
+        # enough to compare windows, not for the answer, which is polished (see POLISH)
+        if residual < max(tol, noise_stop * noise):
             state_names = [s.name for s in runner.arch.local_form.state]
             # per path, once: the replica means below and the window check both use it
             state_acf = [autocovariance(paths, lags) for paths in record["states"]]
@@ -367,6 +433,11 @@ def _iterate(
                 s: corrected_autocovariances(runner, acf, controls)[0]
                 for s, acf in zip(state_names, state_acf, strict=True)
             }
+            # a state that is a free gate times a rest: the gate averaged exactly, as for the inputs
+            state_gates = _gate_moments(runner, covs, lags, runner.factored_states)
+            for i, gate in state_gates.items():
+                rest = replica_autocovariances(runner, record["state_rests"][i], lags, controls)[0]
+                per_state[state_names[i]] = [g * r for g, r in zip(gate, rest, strict=True)]
             states = [{s: per_state[s][r] for s in state_names} for r in range(runner.replicas)]
             return _Solve(measured, states, state_acf, iteration, residual, history, noise)
         new_covs = []
@@ -375,10 +446,10 @@ def _iterate(
             new_covs.append(dict(zip(names, np.split(x, len(names)), strict=True)))
         covs = new_covs
     raise ConvergenceError(
-        f"steady-state DMFT of {runner.arch.name} did not reach max|ΔC| < max(tol={tol}, the Monte Carlo "
-        f"noise) with a {lags}-lag window",
+        f"steady-state DMFT of {runner.arch.name} did not reach max|ΔC| < max(tol={tol}, {noise_stop:g} × the "
+        f"Monte Carlo noise) with a {lags}-lag window",
         residual=residual,
-        iterations=max_iter,
+        iterations=len(history),
     )
 
 
@@ -418,8 +489,10 @@ def steady_state(
     ``max(steps, 4·lags, 512)`` and the burn-in ``max(burn_in, lags, 5 τ_c)`` with ``τ_c`` the
     correlation time measured in the previous window.  Each window starts from the last one's
     solution, and a window is accepted only when the next one confirms it (same correlation
-    time and ``C_h0``; see :data:`CONFIRM_GROWTH`).  A fixed ``lags`` solves that window and,
-    to confirm it, one twice as long; it is refused if the dynamics outlast it or the longer
+    time and ``C_h0``; see :data:`CONFIRM_GROWTH`); the confirmed window is the answer (it
+    has twice the paths of its confirming one, at the same cost per iteration), iterated
+    further below the noise (:data:`POLISH`).  A fixed ``lags`` solves that window and, to
+    confirm it, one twice as long; it is refused if the dynamics outlast it or the longer
     window disagrees.
 
     Args:
@@ -432,10 +505,11 @@ def steady_state(
         burn_in: time steps discarded at the start of each path (default: see above).
         lags: a fixed memory window in time steps, or None to size it from the dynamics.
         max_lags: the largest window an adaptive solve may reach (at least 128: the answer is a
-            window that reproduced the one half its length, so two windows are the fewest).
+            window that the one twice its length reproduced, so two windows are the fewest).
         damping: mixing weight of the measured covariance, in ``(0, 1]``.
-        tol: convergence threshold on ``max |C_measured − C|`` (raised to the Monte Carlo
-            noise of one evaluation of the map when that is larger).
+        tol: convergence threshold on ``max |C_measured − C|`` while windows are compared
+            (raised to the Monte Carlo noise of one evaluation of the map when that is
+            larger); the window returned goes on to ``max(POLISH_TOL · tol, POLISH · noise)``.
         max_iter: iterations per window before :class:`~rmtgate.errors.ConvergenceError`.
         seed: seed of the Gaussian draws (reused in every iteration).
         initial: starting input autocovariances by name (default: from the fixed point).
@@ -445,8 +519,8 @@ def steady_state(
             the fields (:mod:`rmtgate.mft.control_variates`), for windows up to
             ``MAX_ELEMENTS`` lags × paths.
         first_lags: the first window of an adaptive solve (default 64), doubled from there; a
-            warm start from a nearby parameter point begins at that point's confirmed window
-            (half its final one) instead of growing the window again.
+            warm start from a nearby parameter point begins at that point's window (the one
+            it returned) instead of growing the window again.
         path_budget: the most time steps (paths × steps per path) one iteration simulates;
             long windows use fewer than ``trajectories`` paths to stay within it (memory
             about 100 bytes per time step).
@@ -495,7 +569,11 @@ def steady_state(
     total_iterations = 0
     history: list[float] = []
     fall_error: ConvergenceError | None = None
-    kept: tuple[_Solve, SingleSiteRunner, float] | None = None
+    # the window that is returned: the one its successor (twice as long) confirmed.  Its runner
+    # is rebuilt from a copy of the generator taken before it drew its paths (same draws), so
+    # that two windows' paths are never held at once
+    previous: _Window | None = None
+    chosen: _Window | None = None
     for window in windows:
         if lags is None or window == 2 * lags:
             n_steps = max(steps or 0, 4 * window, MIN_STEPS)
@@ -507,6 +585,8 @@ def steady_state(
             n_burn = max(burn_in or 0, window, 200, math.ceil(5 * tau))
         # long windows need long paths: fewer of them keep the memory and the time per iteration bounded
         paths = min(trajectories, max(2 * replicas * 32, path_budget // (n_steps + n_burn)))
+        shape = (n_steps, n_burn, paths, window)
+        draws = copy.deepcopy(rng)
         runner = SingleSiteRunner(arch, values, n_steps, n_burn, paths, rng, replicas=replicas, lags=window)
         if names is None:
             names = runner.input_names
@@ -542,16 +622,20 @@ def steady_state(
         if stages and stages[-1].accepted and stage.accepted:
             stage = dataclasses.replace(stage, agrees_with_previous=_confirms(stages[-1], stage))
         stages.append(stage)
+        current = _Window(solve, shape, draws, tau)
+        del runner
         if lags is None:
             if fall_error is None and stage.agrees_with_previous:
+                chosen = previous
                 break  # confirmed by its successor
+            previous = current
             continue
         # a fixed window is returned only if twice its length reproduces it: a truncated but
         # self-consistent solution passes every check made inside its own window
         if fall_error is not None:
             break
-        if kept is None:
-            kept = (solve, runner, tau)
+        if previous is None:
+            previous = current
             continue
         if not stage.agrees_with_previous:
             asked = stages[0]
@@ -564,7 +648,7 @@ def steady_state(
                 iterations=total_iterations,
             )
             break
-        solve, runner, tau = kept
+        chosen = previous
         break
     if fall_error is None and lags is None and not stages[-1].agrees_with_previous:
         # the largest window passed its own check, but nothing longer confirmed it
@@ -586,7 +670,37 @@ def steady_state(
         )
     if fall_error is not None:
         raise fall_error
-    assert solve is not None and names is not None
+    assert chosen is not None and names is not None
+    solve, tau = chosen.solve, chosen.correlation_time
+    n_steps, n_burn, paths, window = chosen.shape
+    runner = SingleSiteRunner(arch, values, n_steps, n_burn, paths, chosen.draws, replicas=replicas, lags=window)
+    # the windows were iterated to the noise level, enough to compare them; the answer is taken
+    # further, because every replica approaches its fixed point along the map's slow mode from
+    # the same side, so stopping at the noise leaves a bias shared by all replicas that their
+    # spread (the error bar) does not show (LSTM a_h = 3, gains 1: C_c(0) 1.3 % low)
+    # (a map too rough to iterate below its noise, as without control variates, keeps the
+    # noise-level answer and says so: ``polished`` is False)
+    try:
+        if runner.per_replica < POLISH_MIN_PATHS:
+            raise ConvergenceError("too few paths per replica to polish", residual=solve.residual, iterations=0)
+        polish = _iterate(
+            runner,
+            solve.covs,
+            len(solve.covs[0][names[0]]),
+            damping=damping,
+            tol=POLISH_TOL * tol,
+            max_iter=min(max_iter, POLISH_ITERATIONS),
+            control_variates=control_variates,
+            noise_stop=POLISH,
+            patience=POLISH_PATIENCE,
+        )
+        solve = dataclasses.replace(polish, state_acf=solve.state_acf)
+        total_iterations += polish.iterations
+        history.extend(polish.history)
+        polished = True
+    except ConvergenceError as error:
+        total_iterations += error.iterations or 0
+        polished = False
     covs_mean = {n: np.mean([c[n] for c in solve.covs], axis=0) for n in names}
     states_mean = {s: np.mean([r[s] for r in solve.states], axis=0) for s in solve.states[0]}
     field_cov = {fld.symbol.name: runner.field_covariance(k, covs_mean) for k, fld in enumerate(arch.local_form.fields)}
@@ -608,6 +722,7 @@ def steady_state(
         stages=stages,
         noise=solve.noise,
         replica_inputs=[{n: np.asarray(c[n]) for n in names} for c in solve.covs],
+        polished=polished,
     )
 
 

@@ -25,6 +25,7 @@ import numpy as np
 import scipy.fft
 import sympy
 
+from rmtgate.mft.free_factors import FactoredInput, free_factors
 from rmtgate.mft.system import FixedPointSystem, fixed_point_system
 from rmtgate.numerics.compile import lambdify_local
 from rmtgate.symbolic.architecture import Architecture
@@ -180,6 +181,7 @@ def dynamic_system(arch: Architecture) -> FixedPointSystem:
         system.dyn_step = lambdify_local(args, tuple(e.xreplace(subs) for e in form.new_state))  # type: ignore[attr-defined]
         system.dyn_inputs = tuple(lambdify_local(args, m.input.xreplace(subs)) for m in system.moments)  # type: ignore[attr-defined]
         system.dyn_plan = recurrence_plan(arch, system)  # type: ignore[attr-defined]
+        system.dyn_factors = free_factors(arch, system)  # type: ignore[attr-defined]
     return system
 
 
@@ -219,6 +221,9 @@ class SingleSiteRunner:
         rng = np.random.default_rng(seed)
         form = arch.local_form
         self.input_names = [m.name for m in system.moments]
+        #: inputs that are free gates times a sampled rest (:mod:`rmtgate.mft.free_factors`)
+        self.factored: dict[int, FactoredInput] = system.dyn_factors.inputs
+        self.factored_states: dict[int, FactoredInput] = system.dyn_factors.states
         # paths for covariances of at most ``lags`` lags (default: as many as the path is long)
         P = fft_length(self.n_t, lags)
         self.fft_size = P
@@ -261,6 +266,9 @@ class SingleSiteRunner:
     def run(self, covs: Sequence[Mapping[str, np.ndarray]], keep_locals: bool = False) -> dict[str, Any]:
         """Paths for the replicas' covariances: ``inputs (n_in, steps, M)``, ``states (n_s, steps, M)``.
 
+        ``rests[j]`` holds the sampled rest of every factored input ``j`` (see :attr:`factored`),
+        ``state_rests[i]`` that of every factored state.
+
         ``states[:, t]`` is the state after step ``burn_in + t``; ``inputs[:, t]`` the
         presynaptic vectors of that step (computed from the state before it).  With
         ``keep_locals``, ``locals`` holds the one-time local variables of every stationary
@@ -279,6 +287,8 @@ class SingleSiteRunner:
         args = (*previous, *tail, *noise, *self.pvals)
         inputs = np.stack([_full(fn(*args), shape) for fn in self.system.dyn_inputs])
         out: dict[str, Any] = {"inputs": inputs, "states": states, "fields": tail}
+        out["rests"] = {j: _full(f.rest(*args), shape) for j, f in self.factored.items()}
+        out["state_rests"] = {i: _full(f.rest(*args), shape) for i, f in self.factored_states.items()}
         if keep_locals:
             form = self.arch.local_form
             loc = {s.name: p for s, p in zip(form.state, previous, strict=True)}

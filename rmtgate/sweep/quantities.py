@@ -64,8 +64,8 @@ class _Point:
 
         options: dict[str, Any] = {}
         if self.warm is not None:
-            # the predecessor's correlation functions, and its confirmed window (half its last)
-            options = {"initial": self.warm, "first_lags": max(64, len(next(iter(self.warm.values()))) // 2)}
+            # the predecessor's correlation functions, and the window it returned
+            options = {"initial": self.warm, "first_lags": max(64, len(next(iter(self.warm.values()))))}
         state = steady_state(self.arch, self.params, trajectories=self.spec.trajectories, seed=self.seed, **options)
         self.iterations, self.residual = float(state.iterations), float(state.residual)
         return state
