@@ -26,7 +26,7 @@ from rmtgate.mft.single_site import SingleSiteRunner, autocovariance, realized_c
 #: standard deviation of 0.48 % (He_1), 0.37 % (He_1, He_3) and 0.17 % (He_1..He_3)
 ORDERS: tuple[int, ...] = (1, 2, 3)
 #: lags × paths above which a window goes without control variates (memory: 8 bytes each, per variate)
-MAX_ELEMENTS = 1 << 21
+MAX_ELEMENTS = 1 << 22
 #: groups of paths per replica for the standard error of one evaluation
 GROUPS = 8
 

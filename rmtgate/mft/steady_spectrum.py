@@ -69,6 +69,7 @@ class SteadySpectrum:
                     "iterations",
                     "residual",
                     "noise",
+                    "polished",
                 )
             },
         }
