@@ -126,3 +126,24 @@ def test_the_answer_does_not_depend_on_where_the_iteration_started() -> None:
     shifted = steady_state(arch, params, seed=0, initial={k: 1.4 * v for k, v in default.C_inputs.items()})
     assert shifted.C_h0 == pytest.approx(default.C_h0, rel=3e-3)
     assert default.summary()["polished"] is True
+
+
+def test_a_field_no_update_reads_is_drawn_stratified() -> None:
+    # the GRU's η_r drives no state (the LSTM's η_o drives h): in the one-time sample it is
+    # independent of everything else, so its draws are randomly paired quantiles of its exact
+    # Gaussian.  Their empirical CDF is then within 1/n of the normal one (independent draws:
+    # Kolmogorov distance ~ 0.87/√n = 0.014 here), and they stay uncorrelated with h and η_z
+    # (|r| < 4/√n).
+    from scipy.special import ndtr
+
+    from rmtgate.mft.free_factors import independent_fields
+
+    assert independent_fields(gru()) == (1,) and independent_fields(lstm()) == ()
+    state = steady_state(gru(), {"a_h": 3.0, "a_z": 1.0, "a_r": 1.0}, trajectories=256, seed=0)
+    n = 4000
+    draws = state.sample(n, 0)
+    std = math.sqrt(state.field_covariances["eta_r"][0])
+    cdf = ndtr(np.sort(draws["eta_r"]) / std)
+    assert np.max(np.abs(cdf - (np.arange(n) + 0.5) / n)) < 1.0 / n
+    for other in ("h", "eta_z"):
+        assert abs(np.corrcoef(draws["eta_r"], draws[other])[0, 1]) < 4 / math.sqrt(n)

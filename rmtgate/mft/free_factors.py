@@ -119,6 +119,14 @@ def free_factors(arch: Architecture, system: FixedPointSystem) -> FreeFactors:
     )
 
 
+def independent_fields(arch: Architecture) -> tuple[int, ...]:
+    """Fields that no state update reads (the GRU's ``η_r``): independent of every state at every
+    time and of the other fields, so that any one-time sample may draw them on their own."""
+    form = arch.local_form
+    read = set().union(*(e.free_symbols for e in form.new_state))
+    return tuple(k for k, f in enumerate(form.fields) if f.symbol not in read)
+
+
 def quadrature_nodes(gate: Callable[[np.ndarray], np.ndarray], covariance: np.ndarray) -> int | None:
     """Gauss–Hermite nodes per dimension that give ``E[G(x)G(x'_τ)]`` within :data:`QUADRATURE_TOL`, or None.
 
