@@ -51,12 +51,19 @@ MIN_STEPS = 512
 """Fewest stationary steps per path of an adaptive solve (short windows are cheap; their noise is not)."""
 
 MIN_DECORRELATED = 0.05
+"""Part of ``C(0)`` that must decorrelate inside the window when every fixed point is unstable.
+
+Small on purpose: a static part is legitimate (per-neuron biases, quenched means: 72 % of
+``C(0)`` for a GRU with bias variance 0.5); what this catches is a replica frozen on the
+unstable fixed point (0.1 % decorrelated at ``a_z = 10`` with 64 lags)."""
+
 #: a window that passes its check is confirmed by the next (twice as long) one only if the
 #: correlation time grows by less than this factor and C_h0 moves by less than CONFIRM_TOL
 #: (relative) or twice the combined error bar: a window too short for the dynamics can hold a
 #: self-consistent but truncated solution (GRU a_z = 10 at 64 lags: τ_c = 22, C_h0 = 0.307,
 #: while the network has τ_c ≈ 850 and C_h0 = 0.355) that passes every check made inside it
 CONFIRM_GROWTH = 1.5
+CONFIRM_TOL = 0.02
 #: the returned window is iterated to this fraction of the Monte Carlo noise of one map
 #: evaluation: the bias of stopping there is then at most a few tenths of the error bar (the
 #: replicas' spread over √replicas), while stopping at the noise itself left biases of
@@ -73,12 +80,6 @@ POLISH_PATIENCE = 8
 #: ... and not tried with fewer paths per replica than this (62 per replica: the polish failed at
 #: every window measured; 256: it converged in 8-15 iterations)
 POLISH_MIN_PATHS = 128
-CONFIRM_TOL = 0.02
-"""Part of ``C(0)`` that must decorrelate inside the window when every fixed point is unstable.
-
-Small on purpose: a static part is legitimate (per-neuron biases, quenched means: 72 % of
-``C(0)`` for a GRU with bias variance 0.5); what this catches is a replica frozen on the
-unstable fixed point (0.1 % decorrelated at ``a_z = 10`` with 64 lags)."""
 
 
 @dataclass(frozen=True)
@@ -500,9 +501,9 @@ def steady_state(
     ``max(steps, 4·lags, 512)`` and the burn-in ``max(burn_in, lags, 5 τ_c)`` with ``τ_c`` the
     correlation time measured in the previous window.  Each window starts from the last one's
     solution, and a window is accepted only when the next one confirms it (same correlation
-    time and ``C_h0``; see :data:`CONFIRM_GROWTH`); the confirmed window is the answer (it
-    has twice the paths of its confirming one, at the same cost per iteration), iterated
-    further below the noise (:data:`POLISH`).  A fixed ``lags`` solves that window and, to
+    time and ``C_h0``; see :data:`CONFIRM_GROWTH`); the confirmed window is the answer (under
+    the path budget it has up to twice the paths of its confirming one), iterated further
+    below the noise (:data:`POLISH`).  A fixed ``lags`` solves that window and, to
     confirm it, one twice as long; it is refused if the dynamics outlast it or the longer
     window disagrees.
 
