@@ -45,6 +45,12 @@ def _cmd_mft(args: argparse.Namespace) -> int:
             print(
                 f"{arch.name}: steady state {moments} ({result.replicas} replicas); window {len(result.lags)} lags, "
                 f"correlation time {result.correlation_time:.3g} steps, {result.iterations} iterations"
+                + (
+                    ""
+                    if result.polished
+                    else "; stopped at the Monte Carlo noise (too few paths per replica, or too rough a map, "
+                    "to iterate below it): C_h(0) may be biased beyond its error bar"
+                )
             )
         return 0
     solutions = fixed_points(arch, params, dps=args.dps)
