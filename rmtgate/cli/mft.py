@@ -49,7 +49,7 @@ def _cmd_mft(args: argparse.Namespace) -> int:
                     ""
                     if result.polished
                     else "; stopped at the Monte Carlo noise (too few paths per replica, or too rough a map, "
-                    "to iterate below it): C_h(0) may be biased beyond its error bar"
+                    "to iterate below it): the moments may be biased beyond their error bars"
                 )
             )
         return 0
