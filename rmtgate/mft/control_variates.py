@@ -3,11 +3,12 @@
 The single-site process is driven by Gaussian fields whose covariance the runner knows exactly
 (:func:`~rmtgate.mft.single_site.realized_covariance`), so for ``u = η_k / σ_k`` the
 empirical autocovariance of ``He_n(u)`` (probabilists' Hermite polynomial) has the known mean
-``n! ρ_k(τ)^n`` (Mehler's formula).  Every measured autocovariance is regressed, lag by lag,
-on these control variates across paths (centred within each replica, coefficients shared by
-the replicas) and corrected by ``β·(X̄ − μ)``: the part of its Monte Carlo noise that the
-fields' own sampling noise explains is removed and its mean is unchanged, up to ``O(p/M)``
-from fitting ``β`` on the same ``M`` paths.
+``n! ρ_k(τ)^n`` (Mehler's formula), and each path's own mean of ``He_n(u)`` has mean 0.
+Every measured autocovariance is regressed, lag by lag, on these control variates across
+paths (centred within each replica; each replica's coefficients fitted on the other
+replicas' paths) and corrected by ``β·(X̄ − μ)``: the part of its Monte Carlo noise that the
+fields' own sampling noise explains is removed, and its mean is unchanged because ``β`` is
+independent of the paths it corrects.
 """
 
 from __future__ import annotations
