@@ -114,12 +114,10 @@ def hermite_controls(
 def _cross_fitted(grams: np.ndarray, moments: np.ndarray) -> np.ndarray:
     """Regression coefficients ``(R, lags, p)``: replica ``r``'s fitted on the other replicas' paths.
 
-    A coefficient fitted on the paths it corrects is correlated with their noise; shared by
-    the replicas, it also couples their maps, so that their self-consistent solutions move
-    together and their spread understates the error (GRU a_h = 3, a_z = a_r = 1, 4 replicas
-    of 512 paths: seed-to-seed spread of C_h(0) three times the replica error bar; 8 replicas
-    of 512 paths: as the error bar).  Fitted on the other replicas, it is independent of the
-    paths it corrects; with a single replica, on its own paths.
+    A coefficient fitted on the paths it corrects is correlated with their noise (a bias of
+    order ``p/M``), and one shared by the replicas couples their maps, whose spread is the
+    error bar.  Fitted on the other replicas, it is independent of the paths it corrects; with
+    a single replica, it is fitted on its own paths.
     """
     R = len(grams)
     total_gram, total_moment = grams.sum(axis=0), moments.sum(axis=0)
