@@ -25,7 +25,6 @@ quadrature.  Gains so large that the quadrature cannot resolve the gate (rules o
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -35,7 +34,7 @@ import sympy
 
 from rmtgate.mft.system import FixedPointSystem
 from rmtgate.numerics.compile import lambdify_local
-from rmtgate.numerics.quadrature import hermite_rule
+from rmtgate.numerics.quadrature import bivariate_normal_rule
 from rmtgate.symbolic.architecture import Architecture
 
 #: largest estimated relative error of the pair-moment quadrature for which a factor is used
@@ -152,21 +151,12 @@ def quadrature_nodes(gate: Callable[[np.ndarray], np.ndarray], covariance: np.nd
 
 def pair_moment(gate: Callable[[np.ndarray], np.ndarray], covariance: np.ndarray, nodes: int) -> np.ndarray:
     """``E[G(x) G(x'_τ)]`` for a zero-mean stationary Gaussian with autocovariance ``covariance[τ]``."""
-    variance = float(covariance[0])
-    sd = math.sqrt(max(variance, 0.0))
-    g, w = hermite_rule(nodes)
-    if sd == 0.0:
-        value = float(np.asarray(gate(np.zeros(1)), dtype=float).ravel()[0])
-        return np.full(len(covariance), value * value)
-    rho = np.clip(covariance / variance, -1.0, 1.0)
-    outer = w * gate(sd * g)  # weighted G at x, (n,)
-    out = np.empty(len(rho))
+    variance = max(float(covariance[0]), 0.0)
+    out = np.empty(len(covariance))
     chunk = max(1, CHUNK_ELEMENTS // nodes**2)  # long windows: bounded memory
-    for start in range(0, len(rho), chunk):
-        r = rho[start : start + chunk, None, None]
-        # x' = sd (ρ g₁ + √(1−ρ²) g₂) on every (lag, g₁, g₂); weighted over g₂, then over g₁
-        xp = sd * (r * g[None, :, None] + np.sqrt(1.0 - r * r) * g[None, None, :])
-        out[start : start + chunk] = (gate(xp) @ w) @ outer
+    for start in range(0, len(covariance), chunk):
+        x, xp, w = bivariate_normal_rule(variance, covariance[start : start + chunk], n=nodes)
+        out[start : start + chunk] = (gate(xp) * gate(x)[None, :]) @ w
     return out
 
 
