@@ -365,9 +365,10 @@ def test_dmft_largest_window_unconfirmed_is_refused() -> None:
     # a_z = 4 with max_lags = 128: the 128-lag window passes its own check but moved C_h0 by ~5 %
     # from the 64-lag one (measured 0.3241 → 0.3409 at 512 paths, correlation time 23 → 34) and
     # nothing longer is allowed to confirm it, so the solve raises instead of returning a
-    # possibly truncated memory
+    # possibly truncated memory (seed 1: at seed 0 the 64-lag iteration with 128 paths per
+    # replica cycles above its noise and raises the non-convergence error first)
     with pytest.raises(ConvergenceError, match="not confirmed by a longer one.*raise max_lags"):
-        steady_state(gru(), {"a_h": 3.0, "a_r": 1.0, "a_z": 4.0}, max_lags=128, trajectories=512)
+        steady_state(gru(), {"a_h": 3.0, "a_r": 1.0, "a_z": 4.0}, max_lags=128, trajectories=512, seed=1)
     with pytest.raises(ParameterError, match="max_lags >= 128"):
         steady_state(gru(), {"a_h": 3.0, "a_r": 1.0, "a_z": 1.0}, max_lags=64)
 
