@@ -136,9 +136,8 @@ def test_a_field_no_update_reads_is_drawn_stratified() -> None:
     # (|r| < 4/√n).
     from scipy.special import ndtr
 
-    from rmtgate.mft.free_factors import independent_fields
-
-    assert independent_fields(gru()) == (1,) and independent_fields(lstm()) == ()
+    assert dynamic_system(gru()).dyn_factors.independent == (1,)
+    assert dynamic_system(lstm()).dyn_factors.independent == ()
     state = steady_state(gru(), {"a_h": 3.0, "a_z": 1.0, "a_r": 1.0}, trajectories=256, seed=0)
     n = 4000
     draws = state.sample(n, 0)

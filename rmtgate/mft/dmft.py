@@ -35,7 +35,7 @@ import scipy.special
 from rmtgate.errors import ConvergenceError, DerivationError, ParameterError, expected
 from rmtgate.mft.control_variates import corrected_autocovariances, hermite_controls, replica_autocovariances
 from rmtgate.mft.fixed_points import fixed_points
-from rmtgate.mft.free_factors import FactoredInput, gate_moments, independent_fields
+from rmtgate.mft.free_factors import FactoredInput, gate_moments
 from rmtgate.mft.single_site import SingleSiteRunner, autocovariance, realized_covariance
 from rmtgate.numerics.parameters import resolve_parameters
 from rmtgate.symbolic.architecture import Architecture
@@ -233,7 +233,7 @@ class SteadyState:
             # its draws can be stratified (randomly paired quantiles of its exact Gaussian), which
             # removes their marginal noise (GRU η_r: the radius's draw-only spread over 8 draw
             # seeds 0.18 % -> 0.11 % at 20,000 draws)
-            for k in independent_fields(self.architecture):
+            for k in runner.system.dyn_factors.independent:
                 name = self.architecture.local_form.fields[k].symbol.name
                 std = math.sqrt(max(float(runner.field_covariance(k, covs[r])[0]), 0.0))
                 draw[name] = std * scipy.special.ndtri((rng.permutation(n) + rng.random(n)) / n)

@@ -67,10 +67,14 @@ class FactoredInput:
 
 @dataclass(frozen=True)
 class FreeFactors:
-    """The factored inputs (by moment index) and factored states (by state index) of an architecture."""
+    """The factored inputs (by moment index) and factored states (by state index) of an architecture,
+    and its independent fields: those that no state update reads (the GRU's ``η_r``), independent
+    of every state at every time and of the other fields, so that any one-time sample may draw
+    them on their own."""
 
     inputs: dict[int, FactoredInput]
     states: dict[int, FactoredInput]
+    independent: tuple[int, ...]
 
 
 def free_factors(arch: Architecture, system: FixedPointSystem) -> FreeFactors:
@@ -114,17 +118,12 @@ def free_factors(arch: Architecture, system: FixedPointSystem) -> FreeFactors:
     inputs = {j: factor(m.input.xreplace(system.noise_subs)) for j, m in enumerate(system.moments)}
     # a state is its own update, evaluated on the step that produced it
     outputs = {i: factor(new_state[i]) for i in range(len(states)) if i not in feeding}
+    read = set().union(*(e.free_symbols for e in new_state))
     return FreeFactors(
-        {j: f for j, f in inputs.items() if f is not None}, {i: f for i, f in outputs.items() if f is not None}
+        {j: f for j, f in inputs.items() if f is not None},
+        {i: f for i, f in outputs.items() if f is not None},
+        tuple(k for k, x in enumerate(fields) if x not in read),
     )
-
-
-def independent_fields(arch: Architecture) -> tuple[int, ...]:
-    """Fields that no state update reads (the GRU's ``η_r``): independent of every state at every
-    time and of the other fields, so that any one-time sample may draw them on their own."""
-    form = arch.local_form
-    read = set().union(*(e.free_symbols for e in form.new_state))
-    return tuple(k for k, f in enumerate(form.fields) if f.symbol not in read)
 
 
 def quadrature_nodes(gate: Callable[[np.ndarray], np.ndarray], covariance: np.ndarray) -> int | None:
