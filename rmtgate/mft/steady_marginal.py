@@ -1,0 +1,284 @@
+"""The approach ``ρ → 1`` of the steady state's spectral radius as a gate gain grows ([G] Thm 4.8 beyond fixed points).
+
+[G] Thm 4.8 shows that at a stable fixed point of the GRU the Jacobian's radius approaches one as
+``ρ(J_0) − 1 = Θ(e^{−c √C_h a_z})`` (:mod:`rmtgate.mft.marginal`).  In the chaotic steady state the
+same pile-up of slow modes happens, but the local statistics that decide the edge are not a fixed
+point's: the state moves, ``h − tanh(y)`` is not zero, and the update gate's own field enters the
+Jacobian with weight ``a_z² z²(1 − z)²(h − φ)²``.  Here the radius is computed at each gain from
+the steady-state DMFT's one-time statistics (:func:`rmtgate.mft.steady_spectrum.steady_spectrum`,
+with its Monte Carlo error bar), each point warm-started from the one before (slow gates make the
+solve long; a neighbour's correlation functions and window are a good start), and
+``log(ρ − 1)`` is fitted by a straight line in the gain: the decay rate ``κ`` and, divided by the
+mean ``√C(0)``, the exponent that plays the role of Thm 4.8's ``c``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rmtgate.errors import ParameterError, expected
+from rmtgate.mft.steady_spectrum import steady_spectrum
+from rmtgate.numerics.parameters import resolve_parameters
+from rmtgate.symbolic.architecture import Architecture
+
+
+@dataclass(frozen=True)
+class ApproachPoint:
+    """One gain value: the steady state's radius and first-state ``C(0)``, each with its error bar."""
+
+    gain: float
+    spectral_radius: float
+    spectral_radius_error: float
+    C0: float
+    C0_error: float
+    correlation_time: float
+    window: int
+    seconds: float
+
+    @property
+    def excess(self) -> float:
+        """``ρ − 1``."""
+        return self.spectral_radius - 1.0
+
+
+@dataclass(frozen=True)
+class DecayFit:
+    """``log(ρ − 1) = intercept − rate · gain``, weighted least squares, with standard errors."""
+
+    rate: float
+    rate_error: float
+    intercept: float
+    intercept_error: float
+    gains: tuple[float, ...]
+
+    def excess(self, gain: float | np.ndarray) -> float | np.ndarray:
+        """The fitted ``ρ − 1`` at ``gain``."""
+        return np.exp(self.intercept - self.rate * np.asarray(gain, dtype=float))
+
+
+def fit_exponential_decay(gains: Sequence[float], excess: Sequence[float], errors: Sequence[float]) -> DecayFit:
+    """Fit ``log(excess) = intercept − rate · gain`` with weights from the excesses' error bars.
+
+    The error of ``log(excess)`` is ``error / excess`` (first order).  Standard errors of the two
+    coefficients come from the weighted normal equations, scaled by the reduced χ² when it
+    exceeds one (scatter larger than the error bars claim widens them; it never narrows them).
+    Needs at least two points with a positive excess and a positive, finite error bar.
+    """
+    g = np.asarray(gains, dtype=float)
+    x = np.asarray(excess, dtype=float)
+    e = np.asarray(errors, dtype=float)
+    if not g.shape == x.shape == e.shape or g.ndim != 1:
+        raise ParameterError(
+            expected("gains, excess and errors of one common length", "shapes", (g.shape, x.shape, e.shape))
+        )
+    if g.size < 2:
+        raise ParameterError(expected("at least two points to fit a decay", "gains", g.tolist()))
+    if not np.all(x > 0):
+        raise ParameterError(expected("a positive excess ρ − 1 at every point", "excess", x.tolist()))
+    if not np.all((e > 0) & np.isfinite(e)):
+        raise ParameterError(expected("positive, finite error bars", "errors", e.tolist()))
+    y = np.log(x)
+    weights = (x / e) ** 2
+    design = np.stack([np.ones_like(g), -g], axis=1)
+    normal = design.T @ (weights[:, None] * design)
+    coefficients = np.linalg.solve(normal, design.T @ (weights * y))
+    covariance = np.linalg.inv(normal)
+    if g.size > 2:
+        chi2 = float(np.sum(weights * (y - design @ coefficients) ** 2)) / (g.size - 2)
+        covariance *= max(1.0, chi2)
+    return DecayFit(
+        rate=float(coefficients[1]),
+        rate_error=float(math.sqrt(covariance[1, 1])),
+        intercept=float(coefficients[0]),
+        intercept_error=float(math.sqrt(covariance[0, 0])),
+        gains=tuple(g.tolist()),
+    )
+
+
+@dataclass(frozen=True)
+class SteadyApproach:
+    """The steady-state radius along one gain, and its exponential fit."""
+
+    architecture: str
+    gain: str
+    parameters: dict[str, float]
+    points: tuple[ApproachPoint, ...]
+
+    def fit(self, *, minimum_gain: float = -math.inf) -> DecayFit:
+        """Exponential fit of ``ρ − 1`` over the points with ``gain ≥ minimum_gain``."""
+        chosen = [p for p in self.points if p.gain >= minimum_gain]
+        return fit_exponential_decay(
+            [p.gain for p in chosen], [p.excess for p in chosen], [p.spectral_radius_error for p in chosen]
+        )
+
+    def summary(self, *, minimum_gain: float = -math.inf) -> dict[str, Any]:
+        """JSON-ready: every point, and the fit with the Thm-4.8-like exponent ``κ / mean √C(0)``."""
+        out: dict[str, Any] = {
+            "architecture": self.architecture,
+            "gain": self.gain,
+            "parameters": self.parameters,
+            "points": [
+                {
+                    self.gain: p.gain,
+                    "spectral_radius": p.spectral_radius,
+                    "spectral_radius_error": p.spectral_radius_error,
+                    "excess": p.excess,
+                    "C0": p.C0,
+                    "C0_error": p.C0_error,
+                    "correlation_time": p.correlation_time,
+                    "window": p.window,
+                    "seconds": p.seconds,
+                }
+                for p in self.points
+            ],
+        }
+        try:
+            fit = self.fit(minimum_gain=minimum_gain)
+        except ParameterError as error:  # e.g. a radius at or below one: nothing to fit
+            out["fit"] = {"error": str(error)}
+            return out
+        root_c0 = float(np.mean([math.sqrt(p.C0) for p in self.points if p.gain in fit.gains]))
+        out["fit"] = {
+            "gains": list(fit.gains),
+            "rate": fit.rate,
+            "rate_error": fit.rate_error,
+            "intercept": fit.intercept,
+            "intercept_error": fit.intercept_error,
+            "exponent_c": fit.rate / root_c0,
+            "exponent_c_error": fit.rate_error / root_c0,
+        }
+        return out
+
+
+def steady_approach(
+    arch: Architecture,
+    params: Mapping[str, Any],
+    gain: str,
+    values: Sequence[float],
+    *,
+    seed: int = 0,
+    size: int = 20000,
+    n_angles: int = 360,
+    warm_start: bool = True,
+    progress: Callable[[str], None] | None = None,
+    **dmft_options: Any,
+) -> SteadyApproach:
+    """The steady state's spectral radius (with error bar) at each value of the gain ``gain``.
+
+    Args:
+        arch: the architecture.
+        params: the other parameters by name (``gain`` is set from ``values``).
+        gain: the parameter that is varied (``"a_z"`` for the GRU, ``"a_f"`` for the LSTM).
+        values: its values, solved in the order given (increasing is best for warm starts).
+        seed: seed of every point's DMFT and draws.
+        size: draws that average ``L(λ)`` for each curve.
+        n_angles: rays of each curve.
+        warm_start: start each DMFT from the previous point's correlation functions and window.
+        progress: called with a line before each point is solved (slow gates take minutes).
+        **dmft_options: passed to :func:`~rmtgate.mft.dmft.steady_state`.
+    """
+    known = {p.name for p in arch.parameters}
+    if gain not in known:
+        raise ParameterError(expected(f"a parameter of {arch.name} ({sorted(known)})", "gain", gain))
+    if isinstance(values, str) or not isinstance(values, Sequence) or len(values) == 0:
+        raise ParameterError(expected("a non-empty sequence of gain values", "values", values))
+    base = dict(params)
+    base.pop(gain, None)
+    points: list[ApproachPoint] = []
+    warm: dict[str, Any] = {}
+    for value in values:
+        point_params = resolve_parameters(arch, {**base, gain: value})
+        if progress is not None:
+            progress(f"solving the steady state at {gain} = {point_params[gain]:g} ...")
+        start = time.perf_counter()
+        spectrum = steady_spectrum(arch, point_params, seed=seed, size=size, n_angles=n_angles, **warm, **dmft_options)
+        state = spectrum.state
+        first = arch.local_form.state[0].name
+        points.append(
+            ApproachPoint(
+                gain=float(point_params[gain]),
+                spectral_radius=spectrum.spectral_radius,
+                spectral_radius_error=spectrum.spectral_radius_error,
+                C0=state.C0[first],
+                C0_error=state.C0_error[first],
+                correlation_time=state.correlation_time,
+                window=len(state.lags),
+                seconds=time.perf_counter() - start,
+            )
+        )
+        if warm_start:
+            warm = {"initial": dict(state.C_inputs), "first_lags": max(64, len(state.lags))}
+    values_out = resolve_parameters(arch, {**base, gain: values[0]})
+    values_out.pop(gain)
+    return SteadyApproach(arch.name, gain, values_out, tuple(points))
+
+
+def approach_figure(
+    approach: SteadyApproach,
+    path: str | Path,
+    *,
+    simulated: Mapping[float, tuple[float, float]] | None = None,
+    simulated_label: str = "simulation",
+    small_networks: Mapping[float, tuple[float, float]] | None = None,
+    small_label: str = "simulation N ≤ 2000",
+    minimum_gain: float = -math.inf,
+) -> Path:
+    """``ρ − 1`` against the gain on a log scale: theory with error bars, its fit, and simulation.
+
+    ``simulated`` (and ``small_networks``, drawn fainter: finite-N edges fall short of the
+    support) map a gain value to ``(mean max|λ|, its standard error)``.
+    """
+    from rmtgate.figures import _pyplot, save_figure
+
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(4.6, 3.4))
+    gains = np.array([p.gain for p in approach.points])
+    excess = np.array([p.excess for p in approach.points])
+    errors = np.array([p.spectral_radius_error for p in approach.points])
+    ax.errorbar(gains, excess, yerr=errors, fmt="o", color="C0", capsize=3, label="steady-state DMFT theory")
+    try:
+        fit = approach.fit(minimum_gain=minimum_gain)
+    except ParameterError:
+        fit = None
+    if fit is not None:
+        grid = np.linspace(min(fit.gains), max(fit.gains), 50)
+        ax.plot(
+            grid,
+            fit.excess(grid),
+            color="C0",
+            lw=1,
+            label=rf"fit $e^{{-\kappa {approach.gain}}}$, $\kappa$ = {fit.rate:.3f} ± {fit.rate_error:.3f}",
+        )
+    if simulated:
+        sim_gains = np.array(sorted(simulated))
+        sim = np.array([simulated[g] for g in sim_gains])
+        ax.errorbar(
+            sim_gains, sim[:, 0] - 1, yerr=sim[:, 1], fmt="s", mfc="none", color="C3", capsize=3, label=simulated_label
+        )
+    if small_networks:
+        small_gains = np.array(sorted(small_networks))
+        small = np.array([small_networks[g] for g in small_gains])
+        ax.errorbar(
+            small_gains + 0.1,
+            small[:, 0] - 1,
+            yerr=small[:, 1],
+            fmt="^",
+            mfc="none",
+            color="0.6",
+            capsize=2,
+            label=small_label,
+        )  # shifted right by 0.1 so the error bars do not overlap
+    ax.set_yscale("log")
+    ax.set_xlabel(f"${approach.gain}$")  # mathtext: a_z renders with its subscript
+    ax.set_ylabel(r"$\rho - 1$")
+    fixed = ", ".join(f"{k}={v:g}" for k, v in approach.parameters.items() if v != 0)
+    ax.set_title(f"{approach.architecture} steady state ({fixed})", fontsize=9)
+    ax.legend(fontsize=7)
+    return save_figure(fig, path, dpi=150)
