@@ -44,3 +44,15 @@ def test_the_steady_state_radius_approaches_one_as_the_simulated_networks_do() -
     assert abs(theory.rate - sim.rate) < 3 * math.hypot(theory.rate_error, sim.rate_error), (theory, sim)
     # the excess is not flat: both fall by more than half from a_z = 3 to 10
     assert approach.points[-1].excess < 0.5 * approach.points[0].excess
+
+
+def test_pooling_takes_the_larger_of_the_two_standard_errors() -> None:
+    # two networks, two snapshots each: snapshot SE = sd([1.0, 1.02, 1.04, 1.06]) / 2, network-mean
+    # SE = sd([1.01, 1.05]) / √2; the second is larger (the networks differ more than the snapshots)
+    records = [
+        {"a_z": 5.0, "N": 8000, "seed": seed, "max_abs": value}
+        for seed, value in [(1, 1.0), (1, 1.02), (2, 1.04), (2, 1.06)]
+    ] + [{"a_z": 5.0, "N": 1000, "seed": 3, "max_abs": 9.0}]  # below minimum_N: ignored
+    mean, error, count = pooled_radii(records, minimum_N=8000)[5.0]
+    assert mean == pytest.approx(1.03, abs=1e-15) and count == 4
+    assert error == pytest.approx(0.04 / math.sqrt(2) / math.sqrt(2), rel=1e-12)
