@@ -73,6 +73,7 @@ def test_a_warm_started_point_agrees_with_a_cold_solve() -> None:
     c0_combined = math.hypot(warm.C0_error, cold.state.C0_error["h"])
     assert abs(warm.C0 - cold.state.C0["h"]) < 4 * c0_combined
     summary = chain.summary()
+    assert summary["state"] == "h"
     assert summary["points"][0]["a_z"] == 1.0 and summary["parameters"] == {
         "a_h": 3.0,
         "a_r": 1.0,

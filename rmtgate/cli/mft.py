@@ -60,10 +60,11 @@ def _cmd_approach(args: argparse.Namespace, arch: Any, params: dict[str, float])
     if args.json:
         emit_json(summary)
         return 0
+    moment = f"C_{summary['state']}(0)"
     for point in summary["points"]:
         print(
             f"{gain} = {point[gain]:g}: spectral radius {point['spectral_radius']:.5f} ± "
-            f"{point['spectral_radius_error']:.1g}, rho - 1 = {point['excess']:.4g}; C_h(0) = {point['C0']:.4f}, "
+            f"{point['spectral_radius_error']:.1g}, rho - 1 = {point['excess']:.4g}; {moment} = {point['C0']:.4f}, "
             f"correlation time {point['correlation_time']:.3g}, window {point['window']} ({point['seconds']:.0f} s)"
         )
     fit = summary["fit"]
@@ -72,7 +73,7 @@ def _cmd_approach(args: argparse.Namespace, arch: Any, params: dict[str, float])
     else:
         print(
             f"rho - 1 ~ exp(-kappa {gain}) over {gain} in {fit['gains']}: kappa = {fit['rate']:.4f} ± "
-            f"{fit['rate_error']:.2g}; kappa / mean sqrt(C(0)) = {fit['exponent_c']:.4f} ± {fit['exponent_c_error']:.2g}"
+            f"{fit['rate_error']:.2g}; kappa / mean sqrt({moment}) = {fit['exponent_c']:.4f} ± {fit['exponent_c_error']:.2g}"
         )
     return 0
 

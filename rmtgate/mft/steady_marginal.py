@@ -31,7 +31,7 @@ from rmtgate.symbolic.architecture import Architecture
 
 @dataclass(frozen=True)
 class ApproachPoint:
-    """One gain value: the steady state's radius and first-state ``C(0)``, each with its error bar."""
+    """One gain value: the steady state's radius and ``C(0)`` of :attr:`SteadyApproach.state`, each with its error bar."""
 
     gain: float
     spectral_radius: float
@@ -110,6 +110,9 @@ class SteadyApproach:
     gain: str
     parameters: dict[str, float]
     points: tuple[ApproachPoint, ...]
+    #: the state whose ``C(0)`` the points carry: ``h`` where there is one (the gates' input in
+    #: the GRU and the LSTM, so ``a √C_h(0)`` is the gate field's scale), else the first state
+    state: str = "h"
 
     def fit(self, *, minimum_gain: float = -math.inf) -> DecayFit:
         """Exponential fit of ``ρ − 1`` over the points with ``gain ≥ minimum_gain``."""
@@ -119,10 +122,11 @@ class SteadyApproach:
         )
 
     def summary(self, *, minimum_gain: float = -math.inf) -> dict[str, Any]:
-        """JSON-ready: every point, and the fit with the Thm-4.8-like exponent ``κ / mean √C(0)``."""
+        """JSON-ready: every point, and the fit with the Thm-4.8-like exponent ``κ / mean √C(0)`` (of :attr:`state`)."""
         out: dict[str, Any] = {
             "architecture": self.architecture,
             "gain": self.gain,
+            "state": self.state,
             "parameters": self.parameters,
             "points": [
                 {
@@ -191,6 +195,8 @@ def steady_approach(
         raise ParameterError(expected("a non-empty sequence of gain values", "values", values))
     base = dict(params)
     base.pop(gain, None)
+    names = [s.name for s in arch.local_form.state]
+    moment = "h" if "h" in names else names[0]
     points: list[ApproachPoint] = []
     warm: dict[str, Any] = {}
     for value in values:
@@ -200,14 +206,13 @@ def steady_approach(
         start = time.perf_counter()
         spectrum = steady_spectrum(arch, point_params, seed=seed, size=size, n_angles=n_angles, **warm, **dmft_options)
         state = spectrum.state
-        first = arch.local_form.state[0].name
         points.append(
             ApproachPoint(
                 gain=float(point_params[gain]),
                 spectral_radius=spectrum.spectral_radius,
                 spectral_radius_error=spectrum.spectral_radius_error,
-                C0=state.C0[first],
-                C0_error=state.C0_error[first],
+                C0=state.C0[moment],
+                C0_error=state.C0_error[moment],
                 correlation_time=state.correlation_time,
                 window=len(state.lags),
                 seconds=time.perf_counter() - start,
@@ -217,7 +222,7 @@ def steady_approach(
             warm = {"initial": dict(state.C_inputs), "first_lags": max(64, len(state.lags))}
     values_out = resolve_parameters(arch, {**base, gain: values[0]})
     values_out.pop(gain)
-    return SteadyApproach(arch.name, gain, values_out, tuple(points))
+    return SteadyApproach(arch.name, gain, values_out, tuple(points), moment)
 
 
 def approach_figure(
