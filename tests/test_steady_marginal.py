@@ -117,3 +117,13 @@ def test_approach_command_line_json(capsys: pytest.CaptureFixture[str], tmp_path
     assert payload["fit"]["rate"] > 0  # the radius falls toward one as a_z grows
     with open(figure, "rb") as handle:
         assert handle.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_one_replica_gives_null_error_bars_and_no_fit() -> None:
+    # one replica has no spread: its error bars are null in the JSON (never NaN) and, with
+    # nothing to weight the points by, the fit says why it is missing
+    chain = steady_approach(gru(), {"a_h": 3.0, "a_r": 1.0}, "a_z", [1.0, 2.0], replicas=1, trajectories=256, size=2000)
+    summary = chain.summary()
+    assert summary["points"][0]["spectral_radius_error"] is None and summary["points"][0]["C0_error"] is None
+    assert "error bars" in summary["fit"]["error"]
+    json.dumps(summary, allow_nan=False)

@@ -132,10 +132,10 @@ class SteadyApproach:
                 {
                     self.gain: p.gain,
                     "spectral_radius": p.spectral_radius,
-                    "spectral_radius_error": p.spectral_radius_error,
+                    "spectral_radius_error": _finite_or_none(p.spectral_radius_error),
                     "excess": p.excess,
                     "C0": p.C0,
-                    "C0_error": p.C0_error,
+                    "C0_error": _finite_or_none(p.C0_error),
                     "correlation_time": p.correlation_time,
                     "window": p.window,
                     "seconds": p.seconds,
@@ -159,6 +159,11 @@ class SteadyApproach:
             "exponent_c_error": fit.rate_error / root_c0,
         }
         return out
+
+
+def _finite_or_none(value: float) -> float | None:
+    """JSON has no NaN: an error bar that could not be formed (one replica) is null."""
+    return value if math.isfinite(value) else None
 
 
 def steady_approach(
