@@ -414,20 +414,25 @@ def _iterate(
     names = runner.input_names
     mixers = [_Anderson(damping) for _ in covs]
     for iteration in range(1, max_iter + 1):
-        record = runner.run(covs)
         gates = _gate_moments(runner, covs, lags, runner.factored)
+        # an input whose gates are averaged exactly is needed only through its rest
+        record = runner.run(covs, exact=gates.keys())
         # a free gate's field enters only through its exactly averaged factor: no control needed
         skip = {f.field for j in gates for f in runner.factored[j].factors}
         controls = hermite_controls(runner, record["fields"], covs, lags, skip) if control_variates else None
         measured_by_name, noise = {}, 0.0
+        # a rest that is another input is the same array (GRU: u_h's rest is h): measured once
+        measured_paths: dict[int, tuple[list[np.ndarray], float]] = {}
         for j, name in enumerate(names):
+            paths = record["rests"][j] if j in gates else record["inputs"][j]
+            if id(paths) not in measured_paths:
+                measured_paths[id(paths)] = replica_autocovariances(runner, paths, lags, controls)
+            means, name_noise = measured_paths[id(paths)]
             if j in gates:
-                rests, name_noise = replica_autocovariances(runner, record["rests"][j], lags, controls)
-                measured_by_name[name] = [g * rest for g, rest in zip(gates[j], rests, strict=True)]
+                measured_by_name[name] = [g * rest for g, rest in zip(gates[j], means, strict=True)]
                 name_noise *= max(float(np.max(np.abs(g))) for g in gates[j])
             else:
-                paths = record["inputs"][j]
-                measured_by_name[name], name_noise = replica_autocovariances(runner, paths, lags, controls)
+                measured_by_name[name] = means
             noise = max(noise, name_noise)
         measured = [{name: measured_by_name[name][r] for name in names} for r in range(runner.replicas)]
         residual = max(float(np.max(np.abs(m[n] - c[n]))) for m, c in zip(measured, covs, strict=True) for n in c)
