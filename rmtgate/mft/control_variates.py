@@ -81,20 +81,22 @@ def hermite_controls(
         variance = np.array([float(c[0]) for c in realized])
         if not np.all(variance > 0):
             continue  # a field at rest carries no noise to remove
-        u = eta / np.sqrt(variance)[replica_of_path][None, :]
+        # single precision, as the autocovariance transforms take them anyway (half the memory traffic)
+        u = np.empty(eta.shape, dtype=np.float32)
+        np.multiply(eta, (1.0 / np.sqrt(variance))[replica_of_path][None, :], out=u, casting="same_kind")
         rho = np.stack([c / c[0] for c in realized])  # (R, lags)
         for n in ORDERS:
             if n == 1:
                 hermite = u
             elif n == 2:
-                hermite = u * u - 1.0
+                hermite = u * u - np.float32(1.0)
             else:
-                hermite = u * (u * u - 3.0)
+                hermite = u * (u * u - np.float32(3.0))
             values.append(autocovariance(hermite, lags))
             means.append(math.factorial(n) * rho**n)
             # the path's own mean of He_n (exactly 0 in expectation) explains what a lag-by-lag
             # control cannot: a state is a filtered sum of its fields over many steps
-            values.append(hermite.mean(axis=0))
+            values.append(hermite.mean(axis=0, dtype=np.float64))
             means.append(np.zeros_like(rho))
     if not values:
         return None
