@@ -80,6 +80,10 @@ POLISH_PATIENCE = 8
 #: ... and not tried with fewer paths per replica than this (62 per replica: the polish failed at
 #: every window measured; 256: it converged in 8-15 iterations)
 POLISH_MIN_PATHS = 128
+#: a window's runner (its fixed draws) is kept for the polish when it holds at most this many
+#: bytes (GRU, 64 lags, 2048 paths: 26 MB), and drawn again from a copy of its generator when
+#: larger, so that two long windows' draws are never held at once
+KEEP_RUNNER_BYTES = 64 << 20
 
 
 @dataclass(frozen=True)
@@ -339,6 +343,9 @@ class _Window:
     shape: tuple[int, int, int, int]
     draws: np.random.Generator
     correlation_time: float
+    #: the runner itself where it is small (:data:`KEEP_RUNNER_BYTES`): the polish reuses it
+    #: instead of drawing the same normals again
+    runner: SingleSiteRunner | None = None
 
 
 class _Anderson:
@@ -601,8 +608,8 @@ def steady_state(
     history: list[float] = []
     fall_error: ConvergenceError | None = None
     # the window that is returned: the one its successor (twice as long) confirmed.  Its runner
-    # is rebuilt from a copy of the generator taken before it drew its paths (same draws), so
-    # that two windows' paths are never held at once
+    # is kept if small, else rebuilt from a copy of the generator taken before it drew its paths
+    # (same draws), so that two long windows' paths are never held at once
     previous: _Window | None = None
     chosen: _Window | None = None
     for window in windows:
@@ -653,8 +660,9 @@ def steady_state(
         if stages and stages[-1].accepted and stage.accepted:
             stage = dataclasses.replace(stage, agrees_with_previous=_confirms(stages[-1], stage))
         stages.append(stage)
-        current = _Window(solve, shape, draws, tau)
-        del runner
+        kept = runner if runner.nbytes <= KEEP_RUNNER_BYTES else None
+        current = _Window(solve, shape, draws, tau, kept)
+        del runner, kept
         if lags is None:
             if fall_error is None and stage.agrees_with_previous:
                 chosen = previous
@@ -704,7 +712,9 @@ def steady_state(
     assert chosen is not None and names is not None
     solve, tau = chosen.solve, chosen.correlation_time
     n_steps, n_burn, paths, window = chosen.shape
-    runner = SingleSiteRunner(arch, values, n_steps, n_burn, paths, chosen.draws, replicas=replicas, lags=window)
+    runner = chosen.runner or SingleSiteRunner(
+        arch, values, n_steps, n_burn, paths, chosen.draws, replicas=replicas, lags=window
+    )
     # the windows were iterated to the noise level, enough to compare them; the answer is taken
     # further, because every replica approaches its fixed point along the map's slow mode from
     # the same side, so stopping at the noise leaves a bias shared by all replicas that their
