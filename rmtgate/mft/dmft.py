@@ -81,7 +81,7 @@ POLISH_PATIENCE = 8
 #: every window measured; 256: it converged in 8-15 iterations)
 POLISH_MIN_PATHS = 128
 #: a window's runner (its fixed draws) is kept for the polish when it holds at most this many
-#: bytes (GRU, 64 lags, 2048 paths: 26 MB), and drawn again from a copy of its generator when
+#: bytes (GRU, 64 lags, 2048 paths: 39 MB), and drawn again from a copy of its generator when
 #: larger, so that two long windows' draws are never held at once
 KEEP_RUNNER_BYTES = 64 << 20
 

@@ -255,20 +255,14 @@ class SingleSiteRunner:
         # paths for covariances of at most ``lags`` lags (default: as many as the path is long)
         P = fft_length(self.n_t, lags)
         self.fft_size = P
-        independent = system.dyn_factors.independent
-        self.normals = {
-            f.symbol.name: _complex_normals(rng, (self.M // 2, P))
-            for k, f in enumerate(form.fields)
-            if k not in independent
-        }
+        # every field's normals, the independent ones' too (GRU η_r), although with their gates
+        # averaged exactly the DMFT never uses those: drawn lazily from a stream of their own
+        # instead, they changed every later draw, and with them the seed-by-seed results
+        self.normals = {f.symbol.name: _complex_normals(rng, (self.M // 2, P)) for f in form.fields}
         self.static_normals = {f.symbol.name: rng.standard_normal(self.M) for f in form.fields}
         noise_std = system._noise_stds(self.params)
         self.noise = {eps.name: rng.standard_normal(self.M) * noise_std[eps] for eps in system.noise}
         self.initial = [rng.standard_normal(self.M) * 0.5 for _ in form.state]
-        # the independent fields (GRU η_r) draw their normals from a stream of their own, when a
-        # path of them is first asked for: with their gates averaged exactly the DMFT never asks
-        # (a third of the draws and of the memory of a GRU runner)
-        self._independent_seed = int(rng.integers(2**63)) if independent else 0
         self.scales = system.scales(self.params)
         self.pvals = system._pvals(self.params)
 
@@ -277,15 +271,6 @@ class SingleSiteRunner:
         """Memory held by the fixed draws (the normals behind the field paths, most of it)."""
         arrays = [*self.normals.values(), *self.static_normals.values(), *self.noise.values(), *self.initial]
         return sum(a.nbytes for a in arrays)
-
-    def _field_normals(self, name: str) -> np.ndarray:
-        """The complex normals ``(M/2, P)`` behind field ``name``'s paths (fixed across iterations)."""
-        if name not in self.normals:  # an independent field, first needed: all of them at once, in order
-            rng = np.random.default_rng(self._independent_seed)
-            fields = self.arch.local_form.fields
-            for k in self.system.dyn_factors.independent:
-                self.normals[fields[k].symbol.name] = _complex_normals(rng, (self.M // 2, self.fft_size))
-        return self.normals[name]
 
     def replica_slice(self, r: int) -> slice:
         return slice(r * self.per_replica, (r + 1) * self.per_replica)
@@ -321,7 +306,7 @@ class SingleSiteRunner:
                 [np.sqrt(np.concatenate([eig, eig[1:-1][::-1]]) / self.fft_size) for _, eig, _ in embedded]
             )
             # a replica at rest (zero covariance) has zero eigenvalues, hence zero paths, as in gaussian_paths
-            spectra = self._field_normals(name).reshape(R, h, -1) * amplitude[:, None, :]
+            spectra = self.normals[name].reshape(R, h, -1) * amplitude[:, None, :]
             both = scipy.fft.fft(spectra.reshape(R * h, -1), axis=1, overwrite_x=True, workers=FFT_WORKERS)[:, :n]
             both = both.reshape(R, h, n)
             paths = np.empty((n, R, 2, h))
