@@ -11,7 +11,13 @@ from scipy import integrate, optimize
 from rmtgate import gru, lstm, mgu, vanilla
 from rmtgate.mft.dmft import steady_state
 from rmtgate.mft.free_factors import gate_moments, pair_moment, quadrature_nodes
-from rmtgate.mft.single_site import SingleSiteRunner, autocovariance, dynamic_system, realized_covariance
+from rmtgate.mft.single_site import (
+    SingleSiteRunner,
+    autocovariance,
+    dynamic_system,
+    gaussian_paths,
+    realized_covariance,
+)
 from rmtgate.numerics.parameters import resolve_parameters
 
 
@@ -112,6 +118,37 @@ def test_factored_input_autocovariance_is_the_sampled_one() -> None:
     difference = np.stack([whole[:, g].mean(axis=1) - gate * rest[:, g].mean(axis=1) for g in groups])
     error = difference.std(axis=0, ddof=1) / math.sqrt(len(groups))
     assert np.all(np.abs(difference.mean(axis=0)) < 4 * error + 1e-12)
+
+
+def test_the_runner_leaves_out_what_an_exactly_averaged_gate_makes_unused() -> None:
+    # with u_h's gate averaged exactly, the map needs u_h only through its rest h: the runner
+    # neither evaluates u_h nor simulates η_r (read by nothing else), returns the rest as the
+    # input h itself (measured once), and every path it does produce is the one a full run gives
+    arch = gru()
+    values = resolve_parameters(arch, {"a_h": 3.0, "a_z": 1.0, "a_r": 1.0})
+    runner = SingleSiteRunner(arch, values, 64, 32, 64, 5, replicas=2, lags=16)
+    covs = [{name: 0.3 * np.exp(-np.arange(16) / 5.0) for name in runner.input_names}] * 2
+    j, h = runner.input_names.index("u_h"), runner.input_names.index("h")
+    k = runner.factored[j].factors[0].field
+    full = runner.run(covs)
+    lean = runner.run(covs, exact={j})
+    assert lean["inputs"][j] is None and lean["fields"][k] is None
+    assert lean["rests"][j] is lean["inputs"][h]
+    np.testing.assert_array_equal(lean["rests"][j], full["rests"][j])
+    np.testing.assert_array_equal(lean["states"], full["states"])
+    for other in (f for f in range(len(full["fields"])) if f != k):
+        np.testing.assert_array_equal(lean["fields"][other], full["fields"][other])
+    # the paths themselves: one transform for all replicas gives each replica's own paths
+    for r, cov in enumerate(covs):
+        name = arch.local_form.fields[0].symbol.name
+        rows = slice(r * runner.per_replica // 2, (r + 1) * runner.per_replica // 2)
+        alone = gaussian_paths(
+            runner.field_covariance(0, cov),
+            runner.normals[name][rows],
+            runner.static_normals[name][runner.replica_slice(r)],
+            runner.n_t,
+        )
+        np.testing.assert_allclose(full["fields"][0][:, runner.replica_slice(r)], alone[runner.burn_in :], atol=1e-14)
 
 
 def test_the_answer_does_not_depend_on_where_the_iteration_started() -> None:

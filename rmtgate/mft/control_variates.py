@@ -34,12 +34,12 @@ GROUPS = 8
 
 @dataclass(frozen=True)
 class Controls:
-    """Per-path control variates ``values (p, lags, M)``, their exact means ``means (p, R, lags)``,
-    and what every regression on them shares: the values centred within each replica and their
+    """Per-path control variates centred within each replica, lag-major ``centred (lags, p, M)``,
+    their exact means ``means (p, R, lags)``, and what every regression on them shares: their
     Gram matrix per replica and lag ``(R, lags, p, p)`` (one evaluation regresses several
-    autocovariances on the same controls)."""
+    autocovariances on the same controls).  Lag-major, every product over the paths is one
+    batched matrix product (BLAS) rather than an ``einsum`` loop."""
 
-    values: np.ndarray
     means: np.ndarray
     centred: np.ndarray
     grams: np.ndarray
@@ -59,56 +59,61 @@ def _group_means(values: np.ndarray, runner: SingleSiteRunner, r: int) -> np.nda
 
 def hermite_controls(
     runner: SingleSiteRunner,
-    fields: Sequence[np.ndarray],
+    fields: Sequence[np.ndarray | None],
     covs: Sequence[Mapping[str, np.ndarray]],
     lags: int,
     skip: set[int] | frozenset[int] = frozenset(),
 ) -> Controls | None:
     """The control variates of one map evaluation (None when the window is too long for them).
 
-    Fields whose index is in ``skip`` get none (a free gate averaged exactly).
+    Fields whose index is in ``skip`` get none (a free gate averaged exactly), nor do fields
+    that are None (not simulated).
     """
     if lags * runner.M > MAX_ELEMENTS:
         return None
     replica_of_path = np.repeat(np.arange(runner.replicas), runner.per_replica)
-    values, means = [], []
+    values: list[np.ndarray] = []  # each (lags, M), or (M,) for a per-path mean (the same at every lag)
+    means = []
     for k, eta in enumerate(fields):
-        if k in skip:
+        if k in skip or eta is None:  # None: a field the runner did not simulate
             continue
         realized = [realized_covariance(runner.field_covariance(k, cov), runner.fft_size)[:lags] for cov in covs]
         variance = np.array([float(c[0]) for c in realized])
         if not np.all(variance > 0):
             continue  # a field at rest carries no noise to remove
-        u = eta / np.sqrt(variance)[replica_of_path][None, :]
+        # single precision, as the autocovariance transforms take them anyway (half the memory traffic)
+        u = np.empty(eta.shape, dtype=np.float32)
+        np.multiply(eta, (1.0 / np.sqrt(variance))[replica_of_path][None, :], out=u, casting="same_kind")
         rho = np.stack([c / c[0] for c in realized])  # (R, lags)
         for n in ORDERS:
             if n == 1:
                 hermite = u
             elif n == 2:
-                hermite = u * u - 1.0
+                hermite = u * u - np.float32(1.0)
             else:
-                hermite = u * (u * u - 3.0)
+                hermite = u * (u * u - np.float32(3.0))
             values.append(autocovariance(hermite, lags))
             means.append(math.factorial(n) * rho**n)
             # the path's own mean of He_n (exactly 0 in expectation) explains what a lag-by-lag
             # control cannot: a state is a filtered sum of its fields over many steps
-            values.append(np.broadcast_to(hermite.mean(axis=0), (lags, runner.M)))
+            values.append(hermite.mean(axis=0, dtype=np.float64))
             means.append(np.zeros_like(rho))
     if not values:
         return None
-    replicas = range(runner.replicas)
-    X = np.stack(values)
-    centred = np.empty_like(X)
-    for r in replicas:
-        sl = runner.replica_slice(r)
-        centred[:, :, sl] = X[:, :, sl] - X[:, :, sl].mean(axis=2, keepdims=True)
-    grams = np.stack(
-        [np.einsum("plm,qlm->lpq", centred[..., sl], centred[..., sl]) for sl in map(runner.replica_slice, replicas)]
-    )
+    X = np.empty((lags, len(values), runner.M))
+    for i, value in enumerate(values):
+        X[:, i, :] = value
     mu = np.stack(means)  # (p, R, lags)
-    offsets = np.stack([X[:, :, runner.replica_slice(r)].mean(axis=2) - mu[:, r] for r in replicas])
-    group_offsets = np.stack([_group_means(X, runner, r) - mu[None, :, r] for r in replicas])
-    return Controls(X, mu, centred, grams, offsets, group_offsets)
+    replicas = range(runner.replicas)
+    slices = [runner.replica_slice(r) for r in replicas]
+    means_r = [X[:, :, sl].mean(axis=2) for sl in slices]  # (lags, p) each
+    offsets = np.stack([m.T - mu[:, r] for r, m in zip(replicas, means_r, strict=True)])
+    group_offsets = np.stack([np.moveaxis(_group_means(X, runner, r), 1, 2) - mu[None, :, r] for r in replicas])
+    centred = X  # centred in place: the raw values are not needed any more
+    for sl, m in zip(slices, means_r, strict=True):
+        centred[:, :, sl] -= m[:, :, None]
+    grams = np.stack([centred[..., sl] @ centred[..., sl].transpose(0, 2, 1) for sl in slices])
+    return Controls(mu, centred, grams, offsets, group_offsets)
 
 
 def _cross_fitted(grams: np.ndarray, moments: np.ndarray) -> np.ndarray:
@@ -143,7 +148,7 @@ def corrected_autocovariances(
     if controls is not None:
         moments = np.stack(
             [
-                np.einsum("plm,lm->lp", controls.centred[..., sl], acf[:, sl] - acf[:, sl].mean(axis=1, keepdims=True))
+                (controls.centred[..., sl] @ (acf[:, sl] - acf[:, sl].mean(axis=1, keepdims=True))[:, :, None])[..., 0]
                 for sl in slices
             ]
         )  # (R, lags, p)

@@ -17,7 +17,7 @@ large update/forget gains); an update that is not of that form runs step by step
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,11 +116,14 @@ def autocovariance(x: np.ndarray, lags: int) -> np.ndarray:
 
     Unbiased in the number of pairs; ``x`` is ``(time, path)``.  The transforms run in single
     precision: twice as fast, and their rounding (≈ 2e-7 of C(0)) is four orders below the
-    Monte Carlo noise of any estimate made from them.
+    Monte Carlo noise of any estimate made from them.  (Inverting only the lags kept, as a
+    matrix product with their cosines, was 4× faster than the inverse transform on an idle
+    machine, but the threaded BLAS product slowed a whole solve 2.5× whenever another process
+    held the second core.)
     """
     n = x.shape[0]
     size = fft_length(n, lags)
-    f = scipy.fft.rfft(x.astype(np.float32), n=size, axis=0, workers=FFT_WORKERS)
+    f = scipy.fft.rfft(x.astype(np.float32, copy=False), n=size, axis=0, workers=FFT_WORKERS)
     power = f.real**2
     power += f.imag**2
     acf = scipy.fft.irfft(power, n=size, axis=0, workers=FFT_WORKERS)[:lags].astype(np.float64)
@@ -182,7 +185,30 @@ def dynamic_system(arch: Architecture) -> FixedPointSystem:
         system.dyn_inputs = tuple(lambdify_local(args, m.input.xreplace(subs)) for m in system.moments)  # type: ignore[attr-defined]
         system.dyn_plan = recurrence_plan(arch, system)  # type: ignore[attr-defined]
         system.dyn_factors = free_factors(arch, system)  # type: ignore[attr-defined]
+        system.dyn_input_fields, system.dyn_rest_alias = _input_structure(system)  # type: ignore[attr-defined]
     return system
+
+
+def _input_structure(system: FixedPointSystem) -> tuple[list[set[int]], dict[int, int]]:
+    """The fields each input reads, and the input that each factored input's rest equals (if any)."""
+    fields = list(system.form.field_symbols)
+    inputs = [m.input.xreplace(system.noise_subs) for m in system.moments]
+    reads = [{fields.index(x) for x in expr.free_symbols if x in fields} for expr in inputs]
+    alias = {}
+    for j, factored in system.dyn_factors.inputs.items():
+        for i, expr in enumerate(inputs):
+            if i != j and factored.rest_expression == expr:
+                alias[j] = i
+                break
+    return reads, alias
+
+
+def _complex_normals(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+    """``ξ + iξ'`` with independent standard normals, real parts drawn first; built in place (no temporaries)."""
+    out = np.empty(shape, dtype=complex)
+    out.real = rng.standard_normal(shape)
+    out.imag = rng.standard_normal(shape)
+    return out
 
 
 def _full(value: Any, shape: tuple[int, ...]) -> np.ndarray:
@@ -224,19 +250,27 @@ class SingleSiteRunner:
         #: inputs that are free gates times a sampled rest (:mod:`rmtgate.mft.free_factors`)
         self.factored: dict[int, FactoredInput] = system.dyn_factors.inputs
         self.factored_states: dict[int, FactoredInput] = system.dyn_factors.states
+        self._input_fields: list[set[int]] = system.dyn_input_fields
+        self._rest_alias: dict[int, int] = system.dyn_rest_alias
         # paths for covariances of at most ``lags`` lags (default: as many as the path is long)
         P = fft_length(self.n_t, lags)
         self.fft_size = P
-        half = self.M // 2
-        self.normals = {
-            f.symbol.name: rng.standard_normal((half, P)) + 1j * rng.standard_normal((half, P)) for f in form.fields
-        }
+        # every field's normals, the independent ones' too (GRU η_r), although with their gates
+        # averaged exactly the DMFT never uses those: drawn lazily from a stream of their own
+        # instead, they changed every later draw, and with them the seed-by-seed results
+        self.normals = {f.symbol.name: _complex_normals(rng, (self.M // 2, P)) for f in form.fields}
         self.static_normals = {f.symbol.name: rng.standard_normal(self.M) for f in form.fields}
         noise_std = system._noise_stds(self.params)
         self.noise = {eps.name: rng.standard_normal(self.M) * noise_std[eps] for eps in system.noise}
         self.initial = [rng.standard_normal(self.M) * 0.5 for _ in form.state]
         self.scales = system.scales(self.params)
         self.pvals = system._pvals(self.params)
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the fixed draws (the normals behind the field paths, most of it)."""
+        arrays = [*self.normals.values(), *self.static_normals.values(), *self.noise.values(), *self.initial]
+        return sum(a.nbytes for a in arrays)
 
     def replica_slice(self, r: int) -> slice:
         return slice(r * self.per_replica, (r + 1) * self.per_replica)
@@ -246,37 +280,71 @@ class SingleSiteRunner:
         system = self.system
         return self.scales[k] ** 2 * np.asarray(cov[system.moments[system.field_moment[k]].name])
 
-    def field_paths(self, covs: Sequence[Mapping[str, np.ndarray]]) -> list[np.ndarray]:
-        """Field paths ``(n_t, M)``, replica ``r`` driven by ``covs[r]``."""
+    def field_paths(
+        self, covs: Sequence[Mapping[str, np.ndarray]], skip: Collection[int] = ()
+    ) -> list[np.ndarray | None]:
+        """Field paths ``(n_t, M)``, replica ``r`` driven by ``covs[r]``; None for the fields in ``skip``.
+
+        One transform per field for all replicas (each replica's rows scaled by its own
+        spectrum): the same paths as :func:`gaussian_paths` replica by replica, in fewer,
+        larger transforms.
+        """
         form = self.arch.local_form
-        out = []
+        out: list[np.ndarray | None] = []
+        R, h, n = self.replicas, self.per_replica // 2, self.n_t
         for k, fld in enumerate(form.fields):
+            if k in skip:
+                out.append(None)
+                continue
             name = fld.symbol.name
-            paths = np.empty((self.n_t, self.M))
-            h = self.per_replica // 2
-            for r, cov in enumerate(covs):
-                scaled = self.field_covariance(k, cov)
-                rows = slice(r * h, (r + 1) * h)
-                paths[:, self.replica_slice(r)] = gaussian_paths(
-                    scaled, self.normals[name][rows], self.static_normals[name][self.replica_slice(r)], self.n_t
-                )
+            scaled = [self.field_covariance(k, cov) for cov in covs]
+            if not any(np.any(c) for c in scaled):
+                out.append(np.zeros((n, self.M)))
+                continue
+            embedded = [_embedding(c, self.fft_size) for c in scaled]
+            amplitude = np.stack(
+                [np.sqrt(np.concatenate([eig, eig[1:-1][::-1]]) / self.fft_size) for _, eig, _ in embedded]
+            )
+            # a replica at rest (zero covariance) has zero eigenvalues, hence zero paths, as in gaussian_paths
+            spectra = self.normals[name].reshape(R, h, -1) * amplitude[:, None, :]
+            both = scipy.fft.fft(spectra.reshape(R * h, -1), axis=1, overwrite_x=True, workers=FFT_WORKERS)[:, :n]
+            both = both.reshape(R, h, n)
+            paths = np.empty((n, R, 2, h))
+            paths[:, :, 0, :] = both.real.transpose(2, 0, 1)
+            paths[:, :, 1, :] = both.imag.transpose(2, 0, 1)
+            paths = paths.reshape(n, self.M)
+            static = np.array([math.sqrt(st) for st, _, _ in embedded])
+            paths += np.repeat(static, self.per_replica)[None, :] * self.static_normals[name][None, :]
             out.append(paths)
         return out
 
-    def run(self, covs: Sequence[Mapping[str, np.ndarray]], keep_locals: bool = False) -> dict[str, Any]:
-        """Paths for the replicas' covariances: ``inputs (n_in, steps, M)``, ``states (n_s, steps, M)``.
+    def run(
+        self, covs: Sequence[Mapping[str, np.ndarray]], keep_locals: bool = False, exact: Collection[int] = ()
+    ) -> dict[str, Any]:
+        """Paths for the replicas' covariances: ``inputs[j] (steps, M)``, ``states (n_s, steps, M)``.
 
         ``rests[j]`` holds the sampled rest of every factored input ``j`` (see :attr:`factored`),
-        ``state_rests[i]`` that of every factored state.
+        ``state_rests[i]`` that of every factored state.  ``exact`` names factored inputs whose
+        gates the caller averages exactly: only their rests are needed, so ``inputs[j]`` is
+        None for them, and so is ``fields[k]`` for an independent field that nothing else
+        needed reads (the GRU's ``η_r``: a third of the paths, never simulated then).  A rest
+        that is itself an input (the GRU's ``u_h = σ(η_r + b_r)·h`` has rest ``h``) is that
+        input's array, not a copy, so that callers can measure it once.
 
-        ``states[:, t]`` is the state after step ``burn_in + t``; ``inputs[:, t]`` the
-        presynaptic vectors of that step (computed from the state before it).  With
+        ``states[:, t]`` is the state after step ``burn_in + t``; ``inputs[j][t]`` the
+        presynaptic vector of that step (computed from the state before it).  With
         ``keep_locals``, ``locals`` holds the one-time local variables of every stationary
-        step (previous state, fields, bias noise).
+        step (previous state, fields, bias noise); every field is then simulated.
         """
         if len(covs) != self.replicas:
             raise ValueError(f"expected {self.replicas} covariance sets, got {len(covs)}")
-        eta = self.field_paths(covs)
+        exact = {j for j in exact if j in self.factored}
+        wanted = [j for j in range(len(self.input_names)) if j not in exact]
+        needed = set().union(*(self._input_fields[j] for j in wanted))
+        skip = () if keep_locals else [k for k in self.system.dyn_factors.independent if k not in needed]
+        simulated = self.field_paths(covs, skip)
+        # a skipped field is read by nothing that is evaluated: any value will do
+        eta = [np.broadcast_to(0.0, (self.n_t, self.M)) if e is None else e for e in simulated]
         noise = [v[None, :] for v in self.noise.values()]
         if self.plan is None:
             previous, states = self._stepwise(eta, noise)
@@ -285,9 +353,17 @@ class SingleSiteRunner:
         shape = (self.steps, self.M)
         tail = [e[self.burn_in :] for e in eta]
         args = (*previous, *tail, *noise, *self.pvals)
-        inputs = np.stack([_full(fn(*args), shape) for fn in self.system.dyn_inputs])
-        out: dict[str, Any] = {"inputs": inputs, "states": states, "fields": tail}
-        out["rests"] = {j: _full(f.rest(*args), shape) for j, f in self.factored.items()}
+        fns = self.system.dyn_inputs
+        inputs: list[np.ndarray | None] = [
+            _full(fns[j](*args), shape) if j not in exact else None for j in range(len(fns))
+        ]
+        fields = [None if e is None else t for e, t in zip(simulated, tail, strict=True)]
+        out: dict[str, Any] = {"inputs": inputs, "states": states, "fields": fields}
+        rests = {}
+        for j, f in self.factored.items():
+            alias = self._rest_alias.get(j)
+            rests[j] = inputs[alias] if alias is not None and inputs[alias] is not None else _full(f.rest(*args), shape)
+        out["rests"] = rests
         out["state_rests"] = {i: _full(f.rest(*args), shape) for i, f in self.factored_states.items()}
         if keep_locals:
             form = self.arch.local_form
