@@ -12,6 +12,10 @@ structure symbolically; the runner then evaluates every nonlinearity once on who
 ``(time, path)`` arrays and loops over time only for the two operations of the recurrence.
 That is what makes memory windows of thousands of steps affordable (the slow regime of
 large update/forget gains); an update that is not of that form runs step by step.
+
+Why this module is long: the symbolic detection of the recurrence, the circulant-embedding
+path generator and the runner that skips what exactly averaged gates leave unused belong to
+one map and share its arrays; split, each piece would expose the others' internal layout.
 """
 
 from __future__ import annotations
