@@ -12,7 +12,10 @@ Tolerances:
   mean from N = 8000 to N = 16000 in the recorded data (0.0043 at a_z = 1): the finite-N edge
   has not been extrapolated away, only bounded by that shift;
 * the decay rate ``κ`` of ``ρ − 1 ∝ e^{−κ a_z}`` over a_z = 3-10 within 3 combined standard
-  errors.  The simulation gives κ = 0.182 ± 0.008.
+  errors plus 0.02: the simulated κ still falls with N (0.188 ± 0.010 at N = 8000 alone,
+  0.170 ± 0.013 at N = 16000 alone; pooled 0.182 ± 0.009), by 0.018 over that doubling.
+  The theory gave 0.145 ± 0.010 and 0.177 ± 0.024 in two runs whose a_z = 10 windows
+  differed (2048 and 4096 lags).
 Cost: the four steady states take 4-6 min on 2 cores (a_z = 10 dominates).
 """
 
@@ -29,6 +32,7 @@ from verification.simulate_approach import RECORDED, pooled_radii
 
 GAINS = [3.0, 5.0, 7.0, 10.0]
 FINITE_N_SHIFT = 0.0045
+KAPPA_FINITE_N_SHIFT = 0.02
 
 
 @pytest.mark.slow
@@ -41,7 +45,8 @@ def test_the_steady_state_radius_approaches_one_as_the_simulated_networks_do() -
         assert abs(point.spectral_radius - mean) < allowed, (point.gain, point.spectral_radius, mean, allowed)
     theory = approach.fit()
     sim = fit_exponential_decay(GAINS, [simulated[g][0] - 1 for g in GAINS], [simulated[g][1] for g in GAINS])
-    assert abs(theory.rate - sim.rate) < 3 * math.hypot(theory.rate_error, sim.rate_error), (theory, sim)
+    allowed = 3 * math.hypot(theory.rate_error, sim.rate_error) + KAPPA_FINITE_N_SHIFT
+    assert abs(theory.rate - sim.rate) < allowed, (theory, sim)
     # the excess is not flat: both fall by more than half from a_z = 3 to 10
     assert approach.points[-1].excess < 0.5 * approach.points[0].excess
 
