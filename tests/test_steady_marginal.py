@@ -127,3 +127,23 @@ def test_one_replica_gives_null_error_bars_and_no_fit() -> None:
     assert summary["points"][0]["spectral_radius_error"] is None and summary["points"][0]["C0_error"] is None
     assert "error bars" in summary["fit"]["error"]
     json.dumps(summary, allow_nan=False)
+
+
+def test_repeated_solves_are_averaged_and_their_spread_enters_the_error_bar() -> None:
+    # the first point has no warm start, so its two solves are exactly the cold solves at seeds
+    # 3 and 4 (same seed, same numbers on the CPU): the point is their mean, and its error bar
+    # the larger of the combined replica error and the two solves' standard error
+    params = {"a_h": 3.0, "a_r": 1.0}
+    options = {"trajectories": 512, "size": 4000, "n_angles": 90}
+    chain = steady_approach(gru(), params, "a_z", [1.0, 2.0], seed=3, repeats=2, **options)
+    cold = [steady_spectrum(gru(), {**params, "a_z": 1.0}, seed=s, **options) for s in (3, 4)]
+    radii = [c.spectral_radius for c in cold]
+    first = chain.points[0]
+    assert first.radii == pytest.approx(radii, rel=1e-12)
+    assert first.spectral_radius == pytest.approx(np.mean(radii), rel=1e-12)
+    replica = math.sqrt((cold[0].spectral_radius_error ** 2 + cold[1].spectral_radius_error ** 2) / 2 / 2)
+    spread = np.std(radii, ddof=1) / math.sqrt(2)
+    assert first.spectral_radius_error == pytest.approx(max(replica, spread), rel=1e-12)
+    assert len(chain.points[1].radii) == 2 and "radii" in chain.summary()["points"][1]
+    with pytest.raises(ParameterError, match="repeats"):
+        steady_approach(gru(), params, "a_z", [1.0, 2.0], repeats=0)

@@ -52,6 +52,7 @@ def _cmd_approach(args: argparse.Namespace, arch: Any, params: dict[str, float])
         trajectories=args.trajectories,
         replicas=args.replicas,
         max_lags=args.max_lags,
+        repeats=args.repeats,
         progress=None if args.quiet else (lambda line: print(line, file=sys.stderr)),
     )
     summary = result.summary(minimum_gain=args.fit_from)
@@ -178,5 +179,12 @@ def register(subparsers: Any) -> None:
         "--fit-from", type=float, default=float("-inf"), help="with --approach: fit only gains at or above this"
     )
     p.add_argument("--plot", default=None, metavar="FILE", help="with --approach: figure of rho - 1 (png/pdf/svg)")
+    p.add_argument(
+        "--repeats",
+        type=int,
+        default=1,
+        help="with --approach: independent solves per point (seeds SEED, SEED+1, ...); their spread enters the "
+        "error bar (slow dynamics: which window confirms varies between solves)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress messages on stderr")
     p.set_defaults(handler=_cmd_mft)
