@@ -1,7 +1,8 @@
 """Figure and table: the GRU steady state's ρ − 1 against a_z, theory against the recorded large networks.
 
 Run: ``.venv/bin/python -m verification.approach_figure --out docs/results/gru-approach`` (writes
-``.png`` and ``.json``; the theory takes 5-8 min on 2 cores, a_z = 10 dominates).  Theory: the
+``.png`` and ``.json``; with the default three solves per point the theory takes 8-15 min on
+2 cores, a_z = 10 dominates).  Theory: the
 steady-state DMFT's spectral radius, warm-started along a_z; simulation: the recorded H200 runs
 (:mod:`verification.simulate_approach`), pooled over N ≥ 8000 and, to show how far a small network
 is from the edge, over N = 1000-2000.
@@ -22,13 +23,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--a-z", type=float, nargs="+", default=[1.0, 3.0, 5.0, 7.0, 10.0])
     parser.add_argument("--fit-from", type=float, default=3.0)
+    parser.add_argument("--repeats", type=int, default=3, help="independent solves per point (see steady_approach)")
     parser.add_argument("--out", type=Path, required=True, help="path without extension")
     args = parser.parse_args()
     records = json.loads(RECORDED.read_text())["records"]
     large = pooled_radii(records, minimum_N=8000)
     small = pooled_radii([r for r in records if r["N"] <= 2000], minimum_N=1000)
     approach = steady_approach(
-        gru(), {"a_h": 3.0, "a_r": 1.0}, "a_z", args.a_z, seed=0, progress=lambda line: print(line, flush=True)
+        gru(),
+        {"a_h": 3.0, "a_r": 1.0},
+        "a_z",
+        args.a_z,
+        seed=0,
+        repeats=args.repeats,
+        progress=lambda line: print(line, flush=True),
     )
     summary = approach.summary(minimum_gain=args.fit_from)
     gains = [g for g in sorted(large) if g >= args.fit_from]
@@ -52,7 +60,7 @@ def main() -> None:
         print(
             f"a_z = {g:g}: theory {point['spectral_radius']:.4f} ± {point['spectral_radius_error']:.4f} "
             f"(C_h0 {point['C0']:.4f}, tau {point['correlation_time']:.0f}, window {point['window']}, "
-            f"{point['seconds']:.0f} s) | N >= 8000: {large[g][0]:.4f} ± {large[g][1]:.4f} | "
+            f"{point['seconds']:.0f} s, radii {point.get('radii')}, windows {point.get('windows')}) | N >= 8000: {large[g][0]:.4f} ± {large[g][1]:.4f} | "
             f"N <= 2000: {small[g][0]:.4f} ± {small[g][1]:.4f}"
         )
     print("theory fit", summary["fit"], "\nsimulation fit", summary["simulated"]["fit"])
