@@ -52,6 +52,8 @@ def _cmd_approach(args: argparse.Namespace, arch: Any, params: dict[str, float])
         trajectories=args.trajectories,
         replicas=args.replicas,
         max_lags=args.max_lags,
+        steps=args.steps,
+        lags=args.lags,
         repeats=args.repeats,
         progress=None if args.quiet else (lambda line: print(line, file=sys.stderr)),
     )
