@@ -3,8 +3,8 @@
 [G] Thm 4.8 shows that at a stable fixed point of the GRU the Jacobian's radius approaches one as
 ``ρ(J_0) − 1 = Θ(e^{−c √C_h a_z})`` (:mod:`rmtgate.mft.marginal`).  In the chaotic steady state the
 same pile-up of slow modes happens, but the local statistics that decide the edge are not a fixed
-point's: the state moves, ``h − tanh(y)`` is not zero, and the update gate's own field enters the
-Jacobian with weight ``a_z² z²(1 − z)²(h − φ)²``.  Here the radius is computed at each gain from
+point's: the state moves, ``h − tanh(y)`` is not zero, and the update gate's own field enters
+``L(λ)`` with weight ``a_z² z²(1 − z)²(h − φ)²/|λ − z|²`` (zero at a fixed point, where ``h = φ``).  Here the radius is computed at each gain from
 the steady-state DMFT's one-time statistics (:func:`rmtgate.mft.steady_spectrum.steady_spectrum`,
 with its Monte Carlo error bar), each point warm-started from the one before (slow gates make the
 solve long; a neighbour's correlation functions and window are a good start), and
