@@ -92,26 +92,36 @@ def realized_covariance(cov: np.ndarray, size: int) -> np.ndarray:
     return out
 
 
-def gaussian_paths(cov: np.ndarray, normals: np.ndarray, static_normals: np.ndarray, n_steps: int) -> np.ndarray:
-    """Paths ``(n_steps, M)`` of a stationary Gaussian process with autocovariance ``cov(τ)``.
+def gaussian_paths(
+    covs: np.ndarray | Sequence[np.ndarray], normals: np.ndarray, static_normals: np.ndarray, n_steps: int
+) -> np.ndarray:
+    """Paths ``(n_steps, M)`` of stationary Gaussian processes with autocovariance ``covs``.
 
     Circulant embedding of the fluctuating part (negative eigenvalues clipped) plus a static
-    Gaussian of variance ``c_∞`` per path.  ``normals`` is complex ``(M/2, P)``; the real
-    and imaginary parts of one FFT are two independent paths.  The draws are fixed across
-    iterations (common random numbers).
+    Gaussian of variance ``c_∞`` per path.  ``covs`` is one autocovariance, or one for each of
+    ``R`` equal groups of paths (the replicas): group ``r`` is columns ``r·M/R`` to
+    ``(r+1)·M/R``, driven by rows ``r·M/(2R)`` on of the complex ``normals (M/2, P)``, whose
+    real and imaginary parts give the group's first and second half of paths.  One transform
+    serves every group.  The draws are fixed across iterations (common random numbers).
     """
-    M = static_normals.shape[0]
-    if not np.any(cov):
+    groups = [covs] if isinstance(covs, np.ndarray) and covs.ndim == 1 else list(covs)
+    M, size = static_normals.shape[0], normals.shape[1]
+    if not any(np.any(c) for c in groups):
         return np.zeros((n_steps, M))
-    size = normals.shape[1]
-    static, eig, _ = _embedding(cov, size)
-    amplitude = np.sqrt(np.concatenate([eig, eig[1:-1][::-1]]) / size)
-    both = scipy.fft.fft(amplitude[None, :] * normals, axis=1, overwrite_x=True, workers=FFT_WORKERS)[:, :n_steps]
-    paths = np.empty((n_steps, M))
-    half = both.shape[0]
-    paths[:, :half] = both.real.T
-    paths[:, half:] = both.imag.T[:, : M - half]
-    paths += math.sqrt(static) * static_normals[None, :]
+    R = len(groups)
+    h = normals.shape[0] // R
+    embedded = [_embedding(c, size) for c in groups]
+    amplitude = np.stack([np.sqrt(np.concatenate([eig, eig[1:-1][::-1]]) / size) for _, eig, _ in embedded])
+    # a group at rest (zero covariance) has zero eigenvalues, hence zero paths
+    spectra = normals.reshape(R, h, -1) * amplitude[:, None, :]
+    both = scipy.fft.fft(spectra.reshape(R * h, -1), axis=1, overwrite_x=True, workers=FFT_WORKERS)[:, :n_steps]
+    both = both.reshape(R, h, n_steps)
+    paths = np.empty((n_steps, R, 2, h))
+    paths[:, :, 0, :] = both.real.transpose(2, 0, 1)
+    paths[:, :, 1, :] = both.imag.transpose(2, 0, 1)
+    paths = paths.reshape(n_steps, M)
+    static = np.array([math.sqrt(st) for st, _, _ in embedded])
+    paths += np.repeat(static, M // R)[None, :] * static_normals[None, :]
     return paths
 
 
@@ -289,37 +299,17 @@ class SingleSiteRunner:
     ) -> list[np.ndarray | None]:
         """Field paths ``(n_t, M)``, replica ``r`` driven by ``covs[r]``; None for the fields in ``skip``.
 
-        One transform per field for all replicas (each replica's rows scaled by its own
-        spectrum): the same paths as :func:`gaussian_paths` replica by replica, in fewer,
-        larger transforms.
+        One transform per field for all replicas (:func:`gaussian_paths` with one covariance
+        per replica): the same paths as replica by replica, in fewer, larger transforms.
         """
-        form = self.arch.local_form
         out: list[np.ndarray | None] = []
-        R, h, n = self.replicas, self.per_replica // 2, self.n_t
-        for k, fld in enumerate(form.fields):
+        for k, fld in enumerate(self.arch.local_form.fields):
             if k in skip:
                 out.append(None)
                 continue
             name = fld.symbol.name
             scaled = [self.field_covariance(k, cov) for cov in covs]
-            if not any(np.any(c) for c in scaled):
-                out.append(np.zeros((n, self.M)))
-                continue
-            embedded = [_embedding(c, self.fft_size) for c in scaled]
-            amplitude = np.stack(
-                [np.sqrt(np.concatenate([eig, eig[1:-1][::-1]]) / self.fft_size) for _, eig, _ in embedded]
-            )
-            # a replica at rest (zero covariance) has zero eigenvalues, hence zero paths, as in gaussian_paths
-            spectra = self.normals[name].reshape(R, h, -1) * amplitude[:, None, :]
-            both = scipy.fft.fft(spectra.reshape(R * h, -1), axis=1, overwrite_x=True, workers=FFT_WORKERS)[:, :n]
-            both = both.reshape(R, h, n)
-            paths = np.empty((n, R, 2, h))
-            paths[:, :, 0, :] = both.real.transpose(2, 0, 1)
-            paths[:, :, 1, :] = both.imag.transpose(2, 0, 1)
-            paths = paths.reshape(n, self.M)
-            static = np.array([math.sqrt(st) for st, _, _ in embedded])
-            paths += np.repeat(static, self.per_replica)[None, :] * self.static_normals[name][None, :]
-            out.append(paths)
+            out.append(gaussian_paths(scaled, self.normals[name], self.static_normals[name], self.n_t))
         return out
 
     def run(
