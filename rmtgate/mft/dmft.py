@@ -168,9 +168,9 @@ class SteadyState:
     def summary(self) -> dict[str, Any]:
         return {
             "C_h0": self.C_h0,
-            "C_h0_error": _finite_or_none(self.C_h0_error),
+            "C_h0_error": finite_or_none(self.C_h0_error),
             "C0": self.C0,
-            "C0_error": {k: _finite_or_none(v) for k, v in self.C0_error.items()},
+            "C0_error": {k: finite_or_none(v) for k, v in self.C0_error.items()},
             "replicas": self.replicas,
             "replica_C0": self.replica_C0,
             "correlation_time": self.correlation_time,
@@ -180,7 +180,7 @@ class SteadyState:
             "trajectories": self.trajectories,
             "iterations": self.iterations,
             "residual": self.residual,
-            "noise": _finite_or_none(self.noise),
+            "noise": finite_or_none(self.noise),
             "polished": self.polished,
             "stages": [vars(s) for s in self.stages],
             "lags": self.lags.tolist(),
@@ -267,7 +267,7 @@ class SteadyState:
         return LocalSample.from_arrays(values, source="steady")
 
 
-def _finite_or_none(value: float) -> float | None:
+def finite_or_none(value: float) -> float | None:
     """JSON has no NaN: an error bar that one replica cannot give is null."""
     return value if math.isfinite(value) else None
 

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from rmtgate.errors import ParameterError, expected
+from rmtgate.mft.dmft import finite_or_none
 from rmtgate.mft.steady_spectrum import SteadySpectrum, steady_spectrum
 from rmtgate.numerics.parameters import resolve_parameters
 from rmtgate.symbolic.architecture import Architecture
@@ -90,19 +91,16 @@ def fit_exponential_decay(gains: Sequence[float], excess: Sequence[float], error
     if not np.all((e > 0) & np.isfinite(e)):
         raise ParameterError(expected("positive, finite error bars", "errors", e.tolist()))
     y = np.log(x)
-    weights = (x / e) ** 2
-    design = np.stack([np.ones_like(g), -g], axis=1)
-    normal = design.T @ (weights[:, None] * design)
-    coefficients = np.linalg.solve(normal, design.T @ (weights * y))
-    covariance = np.linalg.inv(normal)
+    # polyfit weights multiply the residuals: 1/σ of log(excess); "unscaled" is (AᵀWA)⁻¹
+    (slope, intercept), covariance = np.polyfit(g, y, 1, w=x / e, cov="unscaled")
     if g.size > 2:
-        chi2 = float(np.sum(weights * (y - design @ coefficients) ** 2)) / (g.size - 2)
-        covariance *= max(1.0, chi2)
+        chi2 = float(np.sum(((y - (slope * g + intercept)) * x / e) ** 2)) / (g.size - 2)
+        covariance = covariance * max(1.0, chi2)
     return DecayFit(
-        rate=float(coefficients[1]),
-        rate_error=float(math.sqrt(covariance[1, 1])),
-        intercept=float(coefficients[0]),
-        intercept_error=float(math.sqrt(covariance[0, 0])),
+        rate=-float(slope),
+        rate_error=float(math.sqrt(covariance[0, 0])),
+        intercept=float(intercept),
+        intercept_error=float(math.sqrt(covariance[1, 1])),
         gains=tuple(g.tolist()),
     )
 
@@ -137,10 +135,10 @@ class SteadyApproach:
                 {
                     self.gain: p.gain,
                     "spectral_radius": p.spectral_radius,
-                    "spectral_radius_error": _finite_or_none(p.spectral_radius_error),
+                    "spectral_radius_error": finite_or_none(p.spectral_radius_error),
                     "excess": p.excess,
                     "C0": p.C0,
-                    "C0_error": _finite_or_none(p.C0_error),
+                    "C0_error": finite_or_none(p.C0_error),
                     "correlation_time": p.correlation_time,
                     "window": p.window,
                     "seconds": p.seconds,
@@ -190,11 +188,6 @@ def _point(gain: float, spectra: Sequence[SteadySpectrum], moment: str, seconds:
         radii=tuple(radii.tolist()) if n >= 2 else (),
         windows=tuple(len(s.state.lags) for s in spectra) if n >= 2 else (),
     )
-
-
-def _finite_or_none(value: float) -> float | None:
-    """JSON has no NaN: an error bar that could not be formed (one replica) is null."""
-    return value if math.isfinite(value) else None
 
 
 def steady_approach(

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from rmtgate.mft.dmft import SteadyState, steady_state
+from rmtgate.mft.dmft import SteadyState, finite_or_none, steady_state
 from rmtgate.numerics.curves import SpectralCurve, spectral_curve
 from rmtgate.numerics.evaluators import evaluator
 from rmtgate.numerics.parameters import resolve_parameters
@@ -52,7 +52,7 @@ class SteadySpectrum:
         dmft = self.state.summary()
         return {
             "spectral_radius": self.spectral_radius,
-            "spectral_radius_error": error if math.isfinite(error) else None,
+            "spectral_radius_error": finite_or_none(error),
             "replica_radii": list(self.replica_radii),
             "sample_size": self.sample.size,
             "dmft": {
