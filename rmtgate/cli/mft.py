@@ -20,6 +20,17 @@ from rmtgate.symbolic.builtins import resolve_architecture
 from rmtgate.validation import check_integer
 
 
+def _dmft_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The steady-state DMFT settings the command line sets, for ``--steady-state`` and ``--approach`` alike."""
+    return {
+        "trajectories": args.trajectories,
+        "replicas": args.replicas,
+        "steps": args.steps,
+        "lags": args.lags,
+        "max_lags": args.max_lags,
+    }
+
+
 def _parse_approach(text: str) -> tuple[str, list[float]]:
     """``"a_z=3,5,7,10"`` → ``("a_z", [3.0, 5.0, 7.0, 10.0])`` (typed errors on bad input)."""
     name, sep, listed = text.partition("=")
@@ -49,12 +60,8 @@ def _cmd_approach(args: argparse.Namespace, arch: Any, params: dict[str, float])
         gain,
         values,
         seed=args.seed,
-        trajectories=args.trajectories,
-        replicas=args.replicas,
-        max_lags=args.max_lags,
-        steps=args.steps,
-        lags=args.lags,
         repeats=args.repeats,
+        **_dmft_options(args),
         progress=None if args.quiet else (lambda line: print(line, file=sys.stderr)),
     )
     summary = result.summary(minimum_gain=args.fit_from)
@@ -91,16 +98,7 @@ def _cmd_mft(args: argparse.Namespace) -> int:
     if args.steady_state:
         if not args.quiet:
             print("solving steady-state DMFT ...", file=sys.stderr)
-        result = steady_state(
-            arch,
-            params,
-            trajectories=args.trajectories,
-            replicas=args.replicas,
-            steps=args.steps,
-            lags=args.lags,
-            max_lags=args.max_lags,
-            seed=args.seed,
-        )
+        result = steady_state(arch, params, seed=args.seed, **_dmft_options(args))
         payload: dict[str, Any] = {"architecture": arch.name, "parameters": result.parameters}
         payload.update(result.summary())
         if args.json:
