@@ -1,7 +1,7 @@
 """Benchmark (issue 10): pure theory per GRU point against simulating the network, fast and slow gates.
 
 Theory: the adaptive-window steady-state DMFT (default settings) + the spectral curve from its
-one-time sample.  Baseline, in the same run: simulate one N = 2000 network for five of the
+one-time sample (:func:`steady_sample_size` draws).  Baseline, in the same run: simulate one N = 2000 network for five of the
 DMFT's measured correlation times (at least 1000 steps) and take the Jacobian's eigenvalues.
 Targets from the issue: theory ≥ 20× faster than the baseline at a_z = 1 and at a_z = 10, and
 under 1 s at a_z = 1.
@@ -19,7 +19,7 @@ import time
 import numpy as np
 
 from rmtgate import gru
-from rmtgate.mft.dmft import steady_state
+from rmtgate.mft.dmft import steady_sample_size, steady_state
 from rmtgate.numerics.curves import theory
 from rmtgate.simulation.simulate import jacobian_eigvals, simulate
 
@@ -35,7 +35,7 @@ def main() -> None:
         state = steady_state(gru(), params, seed=0)
         t_dmft = time.perf_counter() - start
         start = time.perf_counter()
-        _, curve = theory(gru(), state.local_sample(20000, 0), params, n_angles=180)
+        _, curve = theory(gru(), state.local_sample(steady_sample_size(gru()), 0), params, n_angles=180)
         t_curve = time.perf_counter() - start
         t_theory = t_dmft + t_curve
         steps = max(1000, math.ceil(5 * state.correlation_time))

@@ -21,7 +21,7 @@ from __future__ import annotations
 import pytest
 
 from rmtgate import gru, lstm
-from rmtgate.mft.dmft import steady_state
+from rmtgate.mft.dmft import steady_sample_size, steady_state
 from rmtgate.numerics.curves import theory
 
 # (architecture, parameters, simulated C_h(0), simulated max|eig J|)
@@ -45,7 +45,7 @@ def test_slow_point_matches_simulation(name: str, params: dict[str, float], sim_
     arch = {"gru": gru, "lstm": lstm}[name]()
     state = steady_state(arch, params, seed=0)
     C_h0 = state.C0["h"]
-    _, curve = theory(arch, state.local_sample(20000, 0), params, n_angles=180)
+    _, curve = theory(arch, state.local_sample(steady_sample_size(arch), 0), params, n_angles=180)
     assert C_h0 == pytest.approx(sim_C_h0, rel=0.03)
     assert curve.spectral_radius == pytest.approx(sim_radius, rel=0.03)
     # the memory was measured, not assumed: the window holds the correlation time several times

@@ -197,7 +197,7 @@ def steady_approach(
     values: Sequence[float],
     *,
     seed: int = 0,
-    size: int = 20000,
+    size: int | None = None,
     n_angles: int = 360,
     warm_start: bool = True,
     repeats: int = 1,
@@ -212,7 +212,8 @@ def steady_approach(
         gain: the parameter that is varied (``"a_z"`` for the GRU, ``"a_f"`` for the LSTM).
         values: its values, solved in the order given (increasing is best for warm starts).
         seed: seed of every point's DMFT and draws.
-        size: draws that average ``L(λ)`` for each curve.
+        size: draws that average ``L(λ)`` for each curve (default
+            :func:`~rmtgate.mft.dmft.steady_sample_size`).
         n_angles: rays of each curve.
         warm_start: start each DMFT from the previous point's correlation functions and window.
         repeats: independent solves per point (seeds ``seed``, ``seed + 1``, ...).  With two or

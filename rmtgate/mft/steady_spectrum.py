@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from rmtgate.mft.dmft import SteadyState, finite_or_none, steady_state
+from rmtgate.mft.dmft import SteadyState, finite_or_none, steady_sample_size, steady_state
 from rmtgate.numerics.curves import SpectralCurve, spectral_curve
 from rmtgate.numerics.evaluators import evaluator
 from rmtgate.numerics.parameters import resolve_parameters
@@ -80,7 +80,7 @@ def steady_spectrum(
     params: Mapping[str, Any],
     *,
     seed: int = 0,
-    size: int = 20000,
+    size: int | None = None,
     n_angles: int = 720,
     error_angles: int = 32,
     state: SteadyState | None = None,
@@ -96,13 +96,14 @@ def steady_spectrum(
         arch: the architecture.
         params: parameter values by name.
         seed: seed of the DMFT and of the draws.
-        size: draws that average ``L(λ)`` for the curve.
+        size: draws that average ``L(λ)`` for the curve (default
+            :func:`~rmtgate.mft.dmft.steady_sample_size`).
         n_angles: rays of the curve.
         error_angles: rays of each replica's curve.
         state: an already solved steady state at ``params`` (else solved here).
         **dmft_options: passed to :func:`~rmtgate.mft.dmft.steady_state`.
     """
-    size = check_integer(size, "size", 16)
+    size = check_integer(steady_sample_size(arch) if size is None else size, "size", 16)
     error_angles = check_integer(error_angles, "error_angles", 8)
     values = resolve_parameters(arch, params)
     if state is None:

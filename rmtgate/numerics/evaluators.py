@@ -3,6 +3,12 @@
 ``"numpy"``: exact pole–residue form ``T(λ) = Σ_p R_p/(λ − μ_p) + C_f``, sample averages as
 BLAS products of λ-kernels; ``"numpy-direct"``: ``T_kl(λ) T_kl(λ̄)`` lambdified as written (the
 reference); ``"mpmath"``: the same at an explicit ``dps`` (inside ``mpmath.workdps``).
+Large samples with one real pole each are summed through binned moments
+(:mod:`rmtgate.numerics.pole_compression`).
+
+Why this module is long: the three evaluators share one setup (parameter checks, argument
+vectors, the variance scales) and one contraction interface that the curve finder, the
+Dyson solver and the density call; apart, each would repeat it.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import sympy
 from rmtgate.errors import ParameterError, StateError, expected
 from rmtgate.numerics.compile import lambdify_local
 from rmtgate.numerics.parameters import resolve_parameters
+from rmtgate.numerics.pole_compression import CompressedPoles
 from rmtgate.numerics.precision import (
     extreme_samples,
     nonfinite_error,
@@ -134,6 +141,7 @@ class NumpyEvaluator(_Base):
     """
 
     chunk_elements = 250_000
+    compressed_chunk_elements = 1 << 18
 
     def __init__(
         self,
@@ -222,6 +230,21 @@ class NumpyEvaluator(_Base):
         if not all(np.all(np.isfinite(w)) for w in self.entry_weights):
             raise nonfinite_error("L(λ)", self.params, self.sample.values)
         self._shifts: dict[float, np.ndarray] = {}
+        # one real pole per sample: a large sample is summed through binned moments (see
+        # rmtgate.numerics.pole_compression), so it costs about as much as a small one
+        self.compressed: dict[int, CompressedPoles] = {}
+        if self.real and self.poles.shape[1] == 1 and dps is None:
+            both = CompressedPoles.build(
+                self.poles[:, 0],
+                np.concatenate([self.entry_weights[0], self.trace_weights[0]], axis=1),
+                np.concatenate([self.entry_weights[1], self.trace_weights[1]], axis=1),
+            )
+            if both is not None:
+                n_entries = self.active.size
+                self.compressed = {
+                    id(self.entry_weights): both.columns(np.arange(n_entries)),
+                    id(self.trace_weights): both.columns([n_entries]),
+                }
 
     @property
     def identically_zero(self) -> bool:
@@ -267,12 +290,21 @@ class NumpyEvaluator(_Base):
     ) -> np.ndarray:
         """Σ over samples of λ-kernels times ``weights`` (columns), chunked over λ on threads."""
         out = np.zeros((flat.size, weights[2].size))
-        shift = self._shift(center)
-        step = max(1, self.chunk_elements // max(1, self.poles.size * self.poles.shape[1]))
-        chunks = [slice(start, start + step) for start in range(0, flat.size, step)]
+        compressed = self.compressed.get(id(weights))
+        if compressed is not None:
+            step = max(1, self.compressed_chunk_elements // compressed.bins)
 
-        def work(part: slice) -> None:
-            out[part] = self._chunk(flat[part], weights, shift)
+            def work(part: slice) -> None:
+                out[part] = compressed.sums(flat[part] + center) + weights[2]
+
+        else:
+            shift = self._shift(center)
+            step = max(1, self.chunk_elements // max(1, self.poles.size * self.poles.shape[1]))
+
+            def work(part: slice) -> None:
+                out[part] = self._chunk(flat[part], weights, shift)
+
+        chunks = [slice(start, start + step) for start in range(0, flat.size, step)]
 
         if len(chunks) > 1:
             # numpy releases the GIL in ufuncs and BLAS: chunks run in parallel on the cores
