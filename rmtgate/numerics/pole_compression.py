@@ -7,17 +7,19 @@ contributes to ``L(λ)`` through one real pole ``μ_m``:
 
 The cost of the exact sum is one kernel per sample and ``λ``, so the sample a curve can
 afford is small (20,000 draws: their noise alone moved the GRU's steady-state spectral radius
-by 0.11 %).  Here the poles are sorted into ``B`` bins of width ``h``; with ``a = 1/(λ − c)``
-for a bin centred at ``c`` and ``δ = μ − c``,
+by 0.11 %).  Here the poles are sorted into ``B`` bins of equal count, each spanning a width
+``h`` of poles; with ``a = 1/(λ − c)`` for a bin centred at ``c`` and ``δ = μ − c``,
 
     1/(λ − μ) = Σ_p a^{p+1} δ^p,      1/|λ − μ|² = |a|² Σ_p δ^p Σ_{j=0}^{p} a^j ā^{p−j},
 
 so a bin is summarised by the moments ``Σ w δ^p`` (``p ≤ ORDER``) of its weights and the sum
 over it costs ``ORDER + 1`` kernels however many samples it holds.  Every bin whose centre
-lies at least ``NEAR·h`` from ``λ`` is taken from its moments (truncation error below
+lies at least ``NEAR·h`` (its own ``h``) from ``λ`` is taken from its moments (truncation error below
 ``(1/(2 NEAR))^{ORDER+1}`` of its contribution: 6e-8 here); the bins closer than that are
-summed exactly over their samples (they are contiguous once the poles are sorted).  Near
-the real axis, where ``λ`` meets the poles, the sum is therefore exact.
+summed exactly over their samples (contiguous once the poles are sorted), at most
+``m/B`` each.  Near the real axis, where ``λ`` meets the poles, the sum is therefore exact;
+equal counts keep that exact part small where the poles crowd (GRU ``a_z = 10``: most poles
+next to 1, where the spectral edge is).
 
 The same idea is the far field of a one-dimensional fast multipole method; with a few
 thousand bins and a one-level split there is nothing to gain from the tree.
@@ -38,10 +40,10 @@ NEAR = 8
 """Bins closer to ``λ`` than this many bin widths are summed exactly over their samples."""
 
 BINS = 512
-"""Most bins; fewer when the sample is small (at least :data:`PER_BIN` samples per bin)."""
+"""Most bins, each holding the same number of poles (at least :data:`PER_BIN`)."""
 
 PER_BIN = 16
-"""Fewest samples per bin on average: below ``PER_BIN·BINS`` samples the bins get wider."""
+"""Fewest samples per bin."""
 
 MIN_SAMPLES = 32768
 """Smaller samples are summed exactly: the moments would cost as much as the samples."""
@@ -54,8 +56,8 @@ class CompressedPoles:
     ``sums(lam)`` returns ``Σ w_quad/|λ−μ|² + 2 Σ w_lin Re 1/(λ−μ)`` per selected weight column.
     """
 
-    centers: np.ndarray  # (B,) bin centres (non-empty bins only, increasing)
-    width: float  # bin width h
+    centers: np.ndarray  # (B,) bin centres (midpoints of each bin's poles, non-decreasing)
+    widths: np.ndarray  # (B,) bin widths: the span of each bin's poles
     moments: np.ndarray  # (ORDER + 1, B, 2c): Σ w δ^p per bin, w_quad columns then w_lin columns
     starts: np.ndarray  # (B + 1,) sorted-sample index where each bin starts (last: m)
     poles: np.ndarray  # (m,) sorted
@@ -78,20 +80,22 @@ class CompressedPoles:
         # (2c, m): the moments reduce along the last axis, the fast one for reduceat
         term = np.ascontiguousarray(weights[order].T)
         m = poles.size
-        low, high = float(poles[0]), float(poles[-1])
-        bins = max(1, min(BINS, m // PER_BIN))
-        width = (high - low) / bins
-        # every pole at one point: one bin, exact (δ = 0)
-        index = np.minimum(((poles - low) / width).astype(np.int64), bins - 1) if width > 0 else np.zeros(m, np.int64)
-        starts = np.flatnonzero(np.diff(index, prepend=-1))  # index is sorted: where each bin begins
-        centers = low + (index[starts] + 0.5) * width
-        delta = poles - (low + (index + 0.5) * width)
+        # equal-count bins: a crowded stretch of poles (z ≈ 0 at a large update-gate gain puts
+        # most GRU poles next to 1, where the edge is) gets narrow bins, so that its near
+        # field stays small; each bin's own width sets how close λ may come to its moments
+        per_bin = max(PER_BIN, -(-m // BINS))
+        starts = np.arange(0, m, per_bin)
+        stops = np.append(starts[1:], m)
+        low, high = poles[starts], poles[stops - 1]
+        centers = 0.5 * (low + high)
+        widths = high - low
+        delta = poles - np.repeat(centers, stops - starts)
         moments = np.empty((ORDER + 1, centers.size, term.shape[0]))
         sorted_weights = term.copy()
         for p in range(ORDER + 1):
             moments[p] = np.add.reduceat(term, starts, axis=1).T
             term *= delta
-        return cls(centers, width, moments, np.append(starts, m), poles, sorted_weights, np.arange(w_quad.shape[1]))
+        return cls(centers, widths, moments, np.append(starts, m), poles, sorted_weights, np.arange(w_quad.shape[1]))
 
     def columns(self, selection: np.ndarray | list[int], *, summed: bool = False) -> CompressedPoles:
         """The same bins, returning the weight columns ``selection`` (``summed``: their sum as one column)."""
@@ -107,16 +111,8 @@ class CompressedPoles:
         gap = lam[:, None] - self.centers[None, :]  # (n, B)
         # λ exactly on a (one-point) bin: a huge finite kernel, as in the exact sum
         gap = np.where(np.abs(gap) < 1e-150, 1e-150, gap)
-        radius = NEAR * self.width
-        # bins within NEAR widths of λ: a contiguous range [lo, hi) of bins (centres are sorted)
-        reach = np.sqrt(np.maximum(radius**2 - lam.imag**2, 0.0))
-        lo = np.searchsorted(self.centers, lam.real - reach, side="left")
-        hi = np.searchsorted(self.centers, lam.real + reach, side="right")
-        near = (
-            (lo < hi)[:, None]
-            & (np.arange(self.bins)[None, :] >= lo[:, None])
-            & (np.arange(self.bins)[None, :] < hi[:, None])
-        )
+        # a bin closer to λ than NEAR of its own widths is summed exactly over its samples
+        near = np.abs(gap) < NEAR * self.widths[None, :]
         with np.errstate(divide="ignore", invalid="ignore"):
             a = np.where(near, 0.0, 1.0 / np.where(near, 1.0, gap))
         conj = np.conj(a)
@@ -132,13 +128,16 @@ class CompressedPoles:
                 s = a_power + conj * s
             totals[:, :c] += (modulus * s.real) @ self.moments[p, :, :c]
             totals[:, c:] += np.real((a_power * a) @ self.moments[p, :, c:])
-        for i in np.nonzero(lo < hi)[0]:
-            part = slice(int(self.starts[lo[i]]), int(self.starts[hi[i]]))
-            dx = lam[i].real - self.poles[part]
-            # λ exactly on a pole: a huge finite kernel keeps 0·∞ (zero weight) from becoming NaN
-            inv_abs2 = 1.0 / np.maximum(dx * dx + lam[i].imag ** 2, 1e-300)
-            totals[i, :c] += self.weights[:c, part] @ inv_abs2
-            totals[i, c:] += self.weights[c:, part] @ (dx * inv_abs2)
+        for i in np.flatnonzero(np.any(near, axis=1)):
+            bins = np.flatnonzero(near[i])
+            # the near bins of one λ are (nearly always) one run of neighbours: one slice each
+            for run in np.split(bins, np.flatnonzero(np.diff(bins) > 1) + 1):
+                part = slice(int(self.starts[run[0]]), int(self.starts[run[-1] + 1]))
+                dx = lam[i].real - self.poles[part]
+                # λ exactly on a pole: a huge finite kernel keeps 0·∞ (zero weight) from becoming NaN
+                inv_abs2 = 1.0 / np.maximum(dx * dx + lam[i].imag ** 2, 1e-300)
+                totals[i, :c] += self.weights[:c, part] @ inv_abs2
+                totals[i, c:] += self.weights[c:, part] @ (dx * inv_abs2)
         out = totals[:, self.selection] + 2.0 * totals[:, c + self.selection]
         return out.sum(axis=1, keepdims=True) if self.summed else out
 
