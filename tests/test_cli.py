@@ -290,3 +290,7 @@ def test_spectrum_of_the_steady_state_carries_its_error_bar(capsys: pytest.Captu
     assert 0 < result["spectral_radius_error"] < 0.005 * result["spectral_radius"]
     assert len(result["replica_radii"]) == result["dmft"]["replicas"] == 4
     assert result["dmft"]["C0_error"]["h"] > 0 and result["dmft"]["window"] >= 64
+    # the window that confirmed the answer moved C_h0 by no more than 2 % (CONFIRM_TOL): the
+    # systematic beyond the noise is bounded by that; the sample is the binned default
+    assert 0 <= result["dmft"]["C_h0_window_systematic"] <= 0.02 * result["dmft"]["C0"]["h"]
+    assert result["sample_size"] == 400_000

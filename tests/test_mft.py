@@ -541,3 +541,25 @@ def test_steady_spectrum_error_bar_matches_the_seed_spread() -> None:
         assert result.summary()["spectral_radius_error"] == pytest.approx(result.spectral_radius_error)
     spread = float(np.std(radii, ddof=1))
     assert 0.4 < spread / float(np.mean(errors)) < 2.5
+
+
+def test_window_systematic_is_the_excess_of_the_shift_over_the_noise() -> None:
+    from rmtgate.mft.dmft import WindowStage, window_systematic
+
+    def stage(c: float, error: float) -> WindowStage:
+        return WindowStage(
+            lags=64,
+            steps=512,
+            burn_in=64,
+            iterations=1,
+            C_h0=c,
+            refused_by=None,
+            correlation_time=1.0,
+            accepted=True,
+            C_h0_error=error,
+        )
+
+    # |ΔC| = 0.004 is within sqrt(0.003² + 0.004²) = 0.005: nothing left for the window
+    assert window_systematic(stage(0.300, 0.003), stage(0.304, 0.004)) == 0.0
+    # |ΔC| = 0.013: sqrt(0.013² − 0.003² − 0.004²) = sqrt(1.44e-4) = 0.012
+    assert window_systematic(stage(0.300, 0.003), stage(0.287, 0.004)) == pytest.approx(0.012, rel=1e-12)

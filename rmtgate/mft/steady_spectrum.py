@@ -60,6 +60,7 @@ class SteadySpectrum:
                 for key in (
                     "C0",
                     "C0_error",
+                    "C_h0_window_systematic",
                     "replicas",
                     "correlation_time",
                     "window",
