@@ -232,7 +232,8 @@ class NumpyEvaluator(_Base):
         self._shifts: dict[float, np.ndarray] = {}
         # one real pole per sample: a large sample is summed through binned moments (see
         # rmtgate.numerics.pole_compression), so it costs about as much as a small one
-        self.compressed: dict[int, CompressedPoles] = {}
+        self.entry_compressed: CompressedPoles | None = None
+        self.trace_compressed: CompressedPoles | None = None
         if self.real and self.poles.shape[1] == 1 and dps is None:
             both = CompressedPoles.build(
                 self.poles[:, 0],
@@ -241,10 +242,8 @@ class NumpyEvaluator(_Base):
             )
             if both is not None:
                 n_entries = self.active.size
-                self.compressed = {
-                    id(self.entry_weights): both.columns(np.arange(n_entries)),
-                    id(self.trace_weights): both.columns([n_entries]),
-                }
+                self.entry_compressed = both.columns(np.arange(n_entries))
+                self.trace_compressed = both.columns([n_entries])
 
     @property
     def identically_zero(self) -> bool:
@@ -262,7 +261,7 @@ class NumpyEvaluator(_Base):
 
     def _L(self, offsets: np.ndarray, center: float) -> np.ndarray:
         out = np.zeros((offsets.size, self.k * self.k))
-        out[:, self.active] = self._contract(offsets.reshape(-1), self.entry_weights, center)
+        out[:, self.active] = self._contract(offsets.reshape(-1), self.entry_weights, center, self.entry_compressed)
         return np.maximum(out, 0.0).reshape(*offsets.shape, self.k, self.k)
 
     def spectral_function(self, lam: Any) -> np.ndarray:
@@ -272,7 +271,7 @@ class NumpyEvaluator(_Base):
         offsets = np.asarray(offsets, dtype=complex)
         if not self.rank_one:
             return _perron_root(self._L(offsets, center), self.params)
-        rho = self._contract(offsets.reshape(-1), self.trace_weights, center)[:, 0]
+        rho = self._contract(offsets.reshape(-1), self.trace_weights, center, self.trace_compressed)[:, 0]
         if np.isnan(rho).any():
             raise nonfinite_error("L(λ)", self.params, self.sample.values)
         return np.maximum(rho, 0.0).reshape(offsets.shape)
@@ -286,11 +285,18 @@ class NumpyEvaluator(_Base):
         return self._shifts[center]
 
     def _contract(
-        self, flat: np.ndarray, weights: tuple[np.ndarray, np.ndarray, np.ndarray], center: float = 0.0
+        self,
+        flat: np.ndarray,
+        weights: tuple[np.ndarray, np.ndarray, np.ndarray],
+        center: float = 0.0,
+        compressed: CompressedPoles | None = None,
     ) -> np.ndarray:
-        """Σ over samples of λ-kernels times ``weights`` (columns), chunked over λ on threads."""
+        """Σ over samples of λ-kernels times ``weights`` (columns), chunked over λ on threads.
+
+        ``compressed``: the same weights binned (:mod:`rmtgate.numerics.pole_compression`), used
+        instead of the samples when given.
+        """
         out = np.zeros((flat.size, weights[2].size))
-        compressed = self.compressed.get(id(weights))
         if compressed is not None:
             step = max(1, self.compressed_chunk_elements // compressed.bins)
 
