@@ -25,7 +25,7 @@ import sympy
 from rmtgate.errors import ParameterError, StateError, expected
 from rmtgate.numerics.compile import lambdify_local
 from rmtgate.numerics.parameters import resolve_parameters
-from rmtgate.numerics.pole_compression import CompressedPoles
+from rmtgate.numerics.pole_compression import CompressedPoles, real_pole_sums
 from rmtgate.numerics.precision import (
     extreme_samples,
     nonfinite_error,
@@ -327,12 +327,7 @@ class NumpyEvaluator(_Base):
         w_quad, w_lin, w_const = weights
         n_poles = self.poles.shape[1]
         if self.real and n_poles == 1:
-            dx = z.real[:, None] + shift[None, :]
-            # λ exactly on a pole: a huge finite kernel keeps 0·∞ (zero weight) from becoming NaN
-            inv_abs2 = 1.0 / np.maximum(dx * dx + (z.imag**2)[:, None], 1e-300)
-            quad = inv_abs2 @ w_quad
-            dx *= inv_abs2
-            return quad + 2.0 * (dx @ w_lin) + w_const
+            return real_pole_sums(z.real[:, None] + shift[None, :], (z.imag**2)[:, None], w_quad, w_lin) + w_const
         gap = z[:, None] + shift[None, :]
         # |gap| below 1e-150 (λ on a pole) is clamped so that |k1|² stays finite and 0·∞ cannot occur
         k1 = (1.0 / np.where(np.abs(gap) < 1e-150, 1e-150, gap)).reshape(z.size, -1, n_poles)

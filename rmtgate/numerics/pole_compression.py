@@ -30,6 +30,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -118,7 +119,7 @@ class CompressedPoles:
         conj = np.conj(a)
         modulus = (a * conj).real
         c = self.moments.shape[2] // 2
-        totals = np.zeros((lam.size, 2 * c))  # quad sums, then linear sums (times 2 below)
+        out = np.zeros((lam.size, c))
         a_power = np.ones_like(a)  # a^p
         # Σ_{j=0}^{p} a^j ā^{p−j}, built up as s_p = a^p + ā s_{p−1}
         s = np.ones_like(a)
@@ -126,20 +127,31 @@ class CompressedPoles:
             if p > 0:
                 a_power = a_power * a
                 s = a_power + conj * s
-            totals[:, :c] += (modulus * s.real) @ self.moments[p, :, :c]
-            totals[:, c:] += np.real((a_power * a) @ self.moments[p, :, c:])
+            out += (modulus * s.real) @ self.moments[p, :, :c]
+            out += 2.0 * np.real((a_power * a) @ self.moments[p, :, c:])
         for i in np.flatnonzero(np.any(near, axis=1)):
             bins = np.flatnonzero(near[i])
             # the near bins of one λ are (nearly always) one run of neighbours: one slice each
             for run in np.split(bins, np.flatnonzero(np.diff(bins) > 1) + 1):
                 part = slice(int(self.starts[run[0]]), int(self.starts[run[-1] + 1]))
-                dx = lam[i].real - self.poles[part]
-                # λ exactly on a pole: a huge finite kernel keeps 0·∞ (zero weight) from becoming NaN
-                inv_abs2 = 1.0 / np.maximum(dx * dx + lam[i].imag ** 2, 1e-300)
-                totals[i, :c] += self.weights[:c, part] @ inv_abs2
-                totals[i, c:] += self.weights[c:, part] @ (dx * inv_abs2)
-        out = totals[:, self.selection] + 2.0 * totals[:, c + self.selection]
+                out[i] += real_pole_sums(
+                    lam[i].real - self.poles[part], lam[i].imag ** 2, self.weights[:c, part].T, self.weights[c:, part].T
+                )
+        out = out[:, self.selection]
         return out.sum(axis=1, keepdims=True) if self.summed else out
+
+
+def real_pole_sums(dx: np.ndarray, imag_squared: Any, w_quad: np.ndarray, w_lin: np.ndarray) -> np.ndarray:
+    """``Σ w_quad/|λ−μ|² + 2 Σ w_lin Re 1/(λ−μ)`` over real poles, exactly.
+
+    ``dx = Re λ − μ`` with the samples on its last axis (overwritten), ``imag_squared`` is
+    ``(Im λ)²`` broadcast against it, the weights have the samples on their first axis.
+    """
+    # λ exactly on a pole: a huge finite kernel keeps 0·∞ (zero weight) from becoming NaN
+    inv_abs2 = 1.0 / np.maximum(dx * dx + imag_squared, 1e-300)
+    quad = inv_abs2 @ w_quad
+    dx *= inv_abs2
+    return quad + 2.0 * (dx @ w_lin)
 
 
 def truncation_bound() -> float:
